@@ -1,0 +1,137 @@
+# flatcar.fips: set up, test and demo from a fresh Debian 12 machine.
+#
+#   make test    every test tier (static, unit, integration; end to end once the testbed lands)
+#   make demo    the main job: a Flatcar-like VM switched into FIPS mode and verified
+#
+# Slow things are cached outside the clone, in $(CACHE): the virtualenv (keyed by a hash of
+# requirements-dev.txt and the Python version) and, later, fips.so builds and VM images.
+# $(BUILD) holds per-clone scratch: the collection as Ansible sees it
+# (.../ansible_collections/flatcar/fips) and the copy that ansible-test sanity runs on.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+CACHE ?= $(HOME)/.cache/flatcar-fips
+BUILD ?= /tmp/flatcar-fips-build-$(shell printf %s "$(CURDIR)" | sha256sum | cut -c1-12)
+
+PYVER := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+REQ_HASH := $(shell cat requirements-dev.txt | sha256sum | cut -c1-12)
+VENV := $(CACHE)/venv-py$(PYVER)-$(REQ_HASH)
+BIN := $(VENV)/bin
+COLLECTIONS := $(BUILD)/collections
+COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/flatcar/fips
+SANITY_ROOT := $(BUILD)/sanity/ansible_collections/flatcar/fips
+
+# Debian packages the tests use: grub-script-check (grub-common).
+APT_PACKAGES := grub-common
+
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
+export PYTHONPATH := $(COLLECTIONS)
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_NOCOLOR := 1
+export ANSIBLE_FORCE_COLOR := 0
+
+.PHONY: help setup apt venv collection ansible-test-offline test static sanity lint ruff \
+        changelog-lint units integration e2e demo docs clean
+
+help:
+	@echo "make test   - set up everything and run every test tier"
+	@echo "make demo   - a Flatcar-like VM switched into FIPS mode and verified"
+	@echo "make setup  - only install: apt packages, virtualenv, collection path"
+
+setup: apt venv collection ansible-test-offline
+
+# --- installation ---------------------------------------------------------------------------
+
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "ERROR: need root to install$$missing" >&2; exit 1; fi; \
+	  apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements-dev.txt
+	@echo "Creating virtualenv $(VENV)"
+	rm -rf "$(VENV)"
+	$(PYTHON) -m venv "$(VENV)"
+	"$(BIN)/pip" install -q --disable-pip-version-check --upgrade pip
+	"$(BIN)/pip" install -q --disable-pip-version-check -r requirements-dev.txt
+	touch "$@"
+
+collection:
+	@mkdir -p "$(dir $(COLLECTION_LINK))"
+	@ln -sfn "$(CURDIR)" "$(COLLECTION_LINK)"
+
+# ansible-test bootstraps pip in its virtualenvs from a host we cannot reach; it looks in its
+# cache first. Install the offline stand-in under the name of the pip version it wants.
+ansible-test-offline: venv
+	@v=$$("$(BIN)/python" -c 'from ansible_test._internal.python_requirements import get_venv_packages; import types; print(get_venv_packages(types.SimpleNamespace(version="$(PYVER)"))["pip"])'); \
+	mkdir -p "$(HOME)/.ansible/test/cache"; \
+	install -m 0644 tools/get_pip_standin.py "$(HOME)/.ansible/test/cache/get_pip_$${v//./_}.py"
+
+# --- tests ----------------------------------------------------------------------------------
+
+test: setup
+	$(MAKE) --no-print-directory static
+	$(MAKE) --no-print-directory units
+	$(MAKE) --no-print-directory integration
+	$(MAKE) --no-print-directory e2e
+	@echo "make test: all tiers passed"
+
+static: sanity lint ruff changelog-lint
+
+# ansible-test needs the collection under .../ansible_collections/flatcar/fips and checks
+# what git tracks; copy the tracked and new (not ignored) files there.
+sanity: setup
+	rm -rf "$(SANITY_ROOT)"
+	mkdir -p "$(SANITY_ROOT)"
+	git ls-files -z --cached --others --exclude-standard | \
+	  while IFS= read -r -d '' f; do [ -e "$$f" ] && printf '%s\0' "$$f"; done | \
+	  tar --null -T - -cf - | tar -xf - -C "$(SANITY_ROOT)"
+	cd "$(SANITY_ROOT)" && ansible-test sanity --python $(PYVER) --color no --venv
+	@if ls tests/sanity/ignore-*.txt >/dev/null 2>&1; then \
+	  echo "ERROR: sanity ignore files are not allowed: fix the findings instead" >&2; exit 1; fi
+
+lint: setup
+	ansible-lint --offline --profile production --strict
+
+ruff: venv
+	ruff check .
+	ruff format --check .
+
+changelog-lint: venv
+	antsibull-changelog lint
+
+units: setup
+	pytest -q tests/unit
+
+integration: setup
+	pytest -q tests/integration
+
+# End-to-end tier: the Flatcar-like VM testbed. It does not exist yet, and this says so
+# loudly instead of passing silently.
+e2e:
+	@echo "################################################################################"
+	@echo "# e2e tier NOT RUN: the Flatcar-like VM testbed (tests/testbed) has not landed yet."
+	@echo "# Only static, unit and integration tiers ran."
+	@echo "################################################################################"
+
+demo:
+	@echo "make demo needs the Flatcar-like VM testbed (tests/testbed), which has not landed yet."
+	@echo "Until then, 'make test' runs the modules against real files on this machine."
+	@exit 1
+
+docs: setup
+	ansible-doc -t module flatcar.fips.kernel_args
+
+clean:
+	rm -rf "$(BUILD)" tests/output .pytest_cache .ruff_cache
