@@ -28,7 +28,6 @@ SANITY_ROOT := $(BUILD)/sanity/ansible_collections/flatcar/fips
 APT_PACKAGES := grub-common
 
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
-export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PYTHONPATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_NOCOLOR := 1
@@ -105,8 +104,7 @@ lint: setup
 	ansible-lint --offline --profile production --strict
 
 ruff: venv
-	ruff check .
-	ruff format --check .
+	ruff check --output-format concise .
 
 changelog-lint: venv
 	antsibull-changelog lint

@@ -20,7 +20,7 @@ def main():
     subprocess.check_call([sys.executable, "-m", "ensurepip", "--upgrade", "--default-pip"],
                           stdout=subprocess.DEVNULL)
     args = [a for a in sys.argv[1:] if a not in GET_PIP_ONLY]
-    subprocess.check_call([sys.executable, "-m", "pip", "install"] + args)
+    subprocess.check_call([sys.executable, "-m", "pip", "install", *args])
 
 
 if __name__ == "__main__":

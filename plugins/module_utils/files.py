@@ -35,10 +35,10 @@ def read_text(path):
     try:
         with open(path, "rb") as f:
             data = f.read()
-    except IOError as e:
+    except OSError as e:
         if e.errno == errno.ENOENT:
             return None
-        raise FileError("cannot read %s: %s" % (path, e.strerror or e))
+        raise FileError("cannot read %s: %s" % (path, e.strerror or e)) from e
     return data.decode(ENCODING, ERRORS)
 
 

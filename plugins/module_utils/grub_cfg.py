@@ -227,7 +227,7 @@ class GrubCfg:
     @property
     def newline(self):
         """The file's dominant line ending, used for lines this module adds."""
-        eols = collections.Counter(eol for _, eol in self.lines if eol)
+        eols = collections.Counter(eol for _line, eol in self.lines if eol)
         return "\r\n" if eols["\r\n"] > eols["\n"] else "\n"
 
     def _scan(self):
@@ -240,12 +240,13 @@ class GrubCfg:
                 continue
             statements, comment_start, unterminated = _statements(line)
             if unterminated and VARIABLE in line:
-                raise GrubCfgError("unterminated quote on a line that mentions linux_append", lineno)
-            for words in statements:
+                raise GrubCfgError("unterminated quote on a line that mentions linux_append",
+                                   lineno)
+            for statement in statements:
+                words = list(statement)
+                while words and words[0][0] in _LEADING_KEYWORDS:
+                    words.pop(0)
                 texts = [w[0] for w in words]
-                while texts and texts[0] in _LEADING_KEYWORDS:
-                    texts.pop(0)
-                    words = words[1:]
                 if not texts:
                     continue
                 head = texts[0]

@@ -32,7 +32,7 @@ description:
   - The change takes effect at the next boot. RV(reboot_required) compares the configured
     arguments with C(/proc/cmdline) for the arguments this task manages.
 author:
-  - flatcar.fips contributors
+  - flatcar.fips contributors (!UNKNOWN)
 notes:
   - Flatcar stable releases before 3975.2.0 ignore the OEM C(grub.cfg) when UEFI Secure Boot is
     enabled, so arguments written here do not reach the kernel there. Check RV(reboot_required)
@@ -188,8 +188,8 @@ validated_with:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.flatcar.fips.plugins.module_utils import files
-from ansible_collections.flatcar.fips.plugins.module_utils import grub_cfg
+
+from ansible_collections.flatcar.fips.plugins.module_utils import files, grub_cfg
 
 OEM_DIR = "/oem"
 LEGACY_OEM_DIR = "/usr/share/oem"
@@ -205,7 +205,7 @@ def read_running(path):
     try:
         with open(path, "rb") as f:
             return grub_cfg.split_cmdline(f.read().decode("utf-8", "replace"))
-    except (IOError, OSError):
+    except OSError:
         return None
 
 

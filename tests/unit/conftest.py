@@ -5,7 +5,6 @@
 import json
 
 import pytest
-
 from ansible.module_utils.testing import patch_module_args
 
 

@@ -6,6 +6,8 @@ Each case gives the file as a Flatcar image ships it (or as Ignition or a user l
 change asked for, the exact text expected back, and the kernel arguments GRUB would then pass.
 """
 
+import re
+
 import pytest
 
 from ansible_collections.flatcar.fips.plugins.module_utils import grub_cfg
@@ -140,7 +142,8 @@ CASES = [
      'set linux_append="$linux_append flatcar.autologin ignition.config.device=OEM '
      'ignition.config.path=config/user-data fips=1"\n',
      IONOS_ARGS + FIPS, []),
-    ("empty file (bare metal)", "", FIPS, [], 'set linux_append="$linux_append fips=1"\n', FIPS, []),
+    ("empty file (bare metal)", "", FIPS, [],
+     'set linux_append="$linux_append fips=1"\n', FIPS, []),
     ("only comments and blank lines", "# nothing here\n\n", FIPS, [],
      '# nothing here\n\nset linux_append="$linux_append fips=1"\n', FIPS, []),
     ("a file Ignition already rewrote", IGNITION_REWRITTEN, FIPS, [], IGNITION_REWRITTEN_FIPS,
@@ -258,7 +261,6 @@ def test_added_and_removed_are_reported():
 def test_ignition_helper_sees_exactly_one_line():
     """Ignition's helper reads unindented ^set linux_append="..."$ lines: after our rewrite
     there is one, it carries $linux_append, and its words are our arguments."""
-    import re
     edit = grub_cfg.GrubCfg(PACKET).edit(FIPS)
     lines = [m.group(1) for m in re.finditer(r'(?m)^set linux_append="(.*)"$', edit.text)]
     assert lines == ["$linux_append flatcar.autologin fips=1"]

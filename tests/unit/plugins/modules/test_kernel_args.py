@@ -143,7 +143,7 @@ def test_unsafe_file_names_the_line(run_module, oem):
 
 
 def test_path_is_a_directory(run_module, oem):
-    cfg, cmdline = oem
+    cfg, _cmdline = oem
     r = run_module(kernel_args.main, dict(path=str(cfg.parent), present=["fips=1"]))
     assert r["failed"] is True and "is a directory" in r["msg"]
 
