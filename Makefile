@@ -24,16 +24,19 @@ COLLECTIONS := $(BUILD)/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/flatcar/fips
 SANITY_ROOT := $(BUILD)/sanity/ansible_collections/flatcar/fips
 
-# Debian packages the tests use: grub-script-check (grub-common).
-APT_PACKAGES := grub-common
+# Debian packages the tests use: grub-script-check (grub-common); openssl, and what building
+# fips.so from Debian's openssl source needs (gcc, make, perl).
+APT_PACKAGES := grub-common openssl gcc make perl
+FIPS_SO_DIR := $(CACHE)/fips-so
 
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PYTHONPATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
+export FLATCAR_FIPS_SO_DIR := $(FIPS_SO_DIR)
 export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help setup apt venv collection ansible-test-offline test static sanity lint ruff \
+.PHONY: help setup apt venv collection ansible-test-offline fips-so test static sanity lint ruff \
         changelog-lint units integration e2e demo docs clean
 
 help:
@@ -41,7 +44,7 @@ help:
 	@echo "make demo   - a Flatcar-like VM switched into FIPS mode and verified"
 	@echo "make setup  - only install: apt packages, virtualenv, collection path"
 
-setup: apt venv collection ansible-test-offline
+setup: apt venv collection ansible-test-offline fips-so
 
 # --- installation ---------------------------------------------------------------------------
 
@@ -69,6 +72,13 @@ $(VENV)/.installed: requirements-dev.txt
 collection:
 	@mkdir -p "$(dir $(COLLECTION_LINK))"
 	@ln -sfn "$(CURDIR)" "$(COLLECTION_LINK)"
+
+# Real OpenSSL FIPS providers built from Debian's openssl sources: $(FIPS_SO_DIR)/current and
+# $(FIPS_SO_DIR)/update (another version: "the OS update replaced fips.so"). Cached by version.
+fips-so: apt
+	@if [ -s "$(FIPS_SO_DIR)/current/fips.so" ] && [ -s "$(FIPS_SO_DIR)/update/fips.so" ]; then \
+	  echo "fips.so cached: $$(cat $(FIPS_SO_DIR)/current/VERSION), $$(cat $(FIPS_SO_DIR)/update/VERSION)"; \
+	else bash tests/fips/build-fips-so.sh "$(FIPS_SO_DIR)"; fi
 
 # ansible-test bootstraps pip in its virtualenvs from a host we cannot reach; it looks in its
 # cache first. Install the offline stand-in under the name of the pip version it wants.

@@ -54,7 +54,7 @@ def _env(tmp_path, **extra):
 def playbook(tmp_path):
     """Run tests/integration/playbooks/NAME with extra vars; JSON callback unless told."""
 
-    def run(name, extra_vars, check=False, diff=False):
+    def run(name, extra_vars, check=False, diff=False, env=None):
         cmd = [_tool("ansible-playbook"), "-i", "localhost,", "-c", "local",
                os.path.join(PLAYBOOKS, name), "-e", json.dumps(extra_vars)]
         if check:
@@ -65,7 +65,8 @@ def playbook(tmp_path):
         if results.exists():
             results.unlink()
         env = _env(tmp_path, ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, "callback_plugins"),
-                   ANSIBLE_CALLBACKS_ENABLED="record_results", RECORD_RESULTS=str(results))
+                   ANSIBLE_CALLBACKS_ENABLED="record_results", RECORD_RESULTS=str(results),
+                   **(env or {}))
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False,
                               timeout=300)
         if not results.exists():

@@ -1,0 +1,735 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: flatcar.fips contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: openssl_fips
+short_description: Activate (or deactivate) the OpenSSL 3 FIPS provider on Flatcar
+version_added: 0.1.0
+description:
+  - Configures OpenSSL 3 on a Flatcar Container Linux host to load only the FIPS provider (plus the
+    base provider for encoders and decoders), with C(default_properties = fips=yes) so that
+    programs and cryptsetup 2.6 or newer run in FIPS mode.
+  - Edits C(openssl.cnf) in place and keeps everything it does not own (other sections, comments).
+    When C(openssl.cnf) is a symlink into read-only C(/usr) (Flatcar LTS and older stables), the
+    symlink is replaced by a regular file; it is never written through.
+  - Keeps a C(fipsmodule.cnf) that verifies against C(fips.so) (Flatcar ships one, generated at
+    image build, that follows OS updates): such a file is never rewritten. Generates it with
+    C(openssl fipsinstall) only when it is missing, or when the file this module generated earlier
+    no longer verifies (the OS update replaced C(fips.so)).
+  - Refuses, changing nothing, when a C(fipsmodule.cnf) it did not generate no longer verifies:
+    C(fips.so) was modified, or the host has not rebooted into an updated C(/usr). See
+    O(regenerate_fipsmodule).
+  - B(Validates before installing.) The candidate configuration is loaded by the real C(openssl)
+    through C(OPENSSL_CONF); the fips provider must be listed with C(status: active),
+    C(sha256) must work and C(md5) must be refused, or nothing is written and OpenSSL's own error
+    is returned.
+  - Survives OS updates. Where this module had to generate C(fipsmodule.cnf), the file is pinned in
+    C(/etc) and would stop matching a C(fips.so) shipped by a later update; the module then
+    installs a boot-time oneshot unit that re-verifies and regenerates it before sshd and other
+    OpenSSL users start (O(update_guard)).
+  - With O(state=disabled), restores the C(openssl.cnf) saved when FIPS mode was first enabled
+    (byte for byte, a symlink as a symlink), else the distribution default; removes the files this
+    module created; leaves a shipped C(fipsmodule.cnf) alone.
+  - Every new OpenSSL process reads the configuration at once (sshd is socket-activated on
+    Flatcar). Make sure sshd offers only FIPS-approved algorithms first (M(flatcar.fips.sshd_crypto)):
+    a client that negotiates chacha20-poly1305 against sshd with the FIPS provider active is
+    disconnected.
+author:
+  - flatcar.fips contributors (!UNKNOWN)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Check mode runs the same validation against temporary copies outside the target
+        directories and writes nothing on the host.
+  diff_mode:
+    support: full
+  platform:
+    platforms: posix
+options:
+  state:
+    description:
+      - V(enabled) configures and validates FIPS mode; V(disabled) restores the previous
+        configuration.
+    type: str
+    choices: [enabled, disabled]
+    default: enabled
+  openssl_cnf:
+    description: The OpenSSL configuration file (C(OPENSSLDIR)/openssl.cnf).
+    type: path
+    default: /etc/ssl/openssl.cnf
+  fipsmodule_cnf:
+    description:
+      - The FIPS module configuration, included from O(openssl_cnf).
+    type: path
+    default: /etc/ssl/fipsmodule.cnf
+  module:
+    description:
+      - The FIPS provider, C(fips.so).
+      - Defaults to C(fips.so) in the directory OpenSSL loads providers from (C(openssl version -m),
+        or C(OPENSSL_MODULES) when set); on Flatcar C(/usr/lib64/ossl-modules/fips.so).
+      - OpenSSL loads the provider from that directory; a C(fips.so) elsewhere fails validation.
+    type: path
+  openssl:
+    description: The C(openssl) program to validate with. Defaults to the one on C(PATH).
+    type: path
+  default_properties_fips:
+    description:
+      - Add C(alg_section) with C(default_properties = fips=yes). cryptsetup 2.6 and newer runs in
+        FIPS mode (PBKDF2 only) only with it, and it keeps non-FIPS algorithms from being fetched
+        even if another provider is loaded.
+      - V(false) removes C(fips=yes) from C(default_properties) again.
+    type: bool
+    default: true
+  system_fips_marker:
+    description:
+      - Manage O(system_fips_path) (an empty file that older tools, cryptsetup before 2.6 among
+        them, read as "this system is in FIPS mode"). Created with V(enabled), removed with
+        V(disabled).
+    type: bool
+    default: true
+  system_fips_path:
+    description: Where the marker lives.
+    type: path
+    default: /etc/system-fips
+  regenerate_fipsmodule:
+    description:
+      - Also regenerate a C(fipsmodule.cnf) that this module did not generate (the one Flatcar
+        ships) when it no longer verifies against O(module). This accepts the current C(fips.so) as
+        genuine; the file is then pinned in C(/etc) and kept in step by the O(update_guard) unit.
+      - Leave V(false) unless you know why the shipped file stopped verifying.
+    type: bool
+    default: false
+  update_guard:
+    description:
+      - When this module generated O(fipsmodule_cnf), install a boot-time oneshot unit (and its
+        script) that re-verifies the file against O(module) and regenerates it when an OS update
+        replaced C(fips.so), ordered before C(sysinit.target) and so before sshd.
+      - Removed again when the file is no longer generated by this module or with V(disabled).
+    type: bool
+    default: true
+  update_guard_script:
+    description: Where the update guard script is installed.
+    type: path
+    default: /etc/flatcar-fips/fipsmodule-refresh
+  systemd_dir:
+    description: Where the update guard unit is installed and enabled (C(sysinit.target.wants)).
+    type: path
+    default: /etc/systemd/system
+  distribution_openssl_cnf:
+    description:
+      - With V(disabled), when no configuration was saved at enable time, the first of these
+        files that exists is restored (Flatcar keeps the default C(/etc) under
+        C(/usr/share/flatcar/etc); LTS releases linked C(/etc/ssl/openssl.cnf) to
+        C(/usr/share/ssl/openssl.cnf)).
+    type: list
+    elements: path
+    default: [/usr/share/flatcar/etc/ssl/openssl.cnf, /usr/share/ssl/openssl.cnf]
+  backup:
+    description:
+      - Create a backup file including the timestamp information so you can get the original file
+        back if you somehow clobbered it incorrectly. Applies to O(openssl_cnf) and
+        O(fipsmodule_cnf).
+      - Independent of the copy of the original O(openssl_cnf) that V(enabled) always keeps at
+        C(<openssl_cnf>.pre-fips) for V(disabled).
+    type: bool
+    default: false
+notes:
+  - Only C(fips) and C(base) stay in the providers section; other entries (C(default), C(legacy))
+    are removed from it. Their own sections are left in the file.
+  - The FIPS provider of OpenSSL 3.0 does not detect a modified C(fips.so) at load time when the
+    configuration was regenerated for it; that is why a shipped C(fipsmodule.cnf) that stops
+    verifying is reported, not silently regenerated.
+seealso:
+  - module: flatcar.fips.kernel_args
+  - name: OpenSSL fips_module(7)
+    description: How the FIPS provider is installed and configured.
+    link: https://docs.openssl.org/3.0/man7/fips_module/
+"""
+
+EXAMPLES = r"""
+- name: Put OpenSSL into FIPS mode
+  flatcar.fips.openssl_fips:
+  register: openssl
+
+- name: Show what happened to each file
+  ansible.builtin.debug:
+    var: openssl.actions
+
+- name: Leave FIPS mode again (restores the saved openssl.cnf)
+  flatcar.fips.openssl_fips:
+    state: disabled
+
+- name: Enable without the fips=yes default property (cryptsetup stays out of FIPS mode)
+  flatcar.fips.openssl_fips:
+    default_properties_fips: false
+    backup: true
+"""
+
+RETURN = r"""
+actions:
+  description: What happened (or, in check mode, would happen) to each managed item.
+  returned: always
+  type: dict
+  contains:
+    openssl_cnf:
+      description: >-
+        V(unchanged), V(updated), V(replaced_symlink) (a symlink replaced by a regular file),
+        V(created), V(restored) (from the copy saved at enable time),
+        V(restored_distribution_default).
+      type: str
+    fipsmodule_cnf:
+      description: >-
+        V(kept) (verifies; not touched), V(generated) (was missing), V(regenerated) (no longer
+        verified), V(removed) (generated by this module; V(disabled)), V(absent).
+      type: str
+    system_fips:
+      description: V(present), V(created), V(removed), V(absent), V(unmanaged).
+      type: str
+    update_guard:
+      description: V(installed), V(present), V(removed), V(absent), V(disabled).
+      type: str
+  sample:
+    openssl_cnf: updated
+    fipsmodule_cnf: kept
+    system_fips: created
+    update_guard: absent
+openssl_cnf_changes:
+  description: The settings changed in O(openssl_cnf).
+  returned: always
+  type: list
+  elements: str
+  sample: ["[openssl_init] providers = provider_sect", ".include /etc/ssl/fipsmodule.cnf"]
+files_changed:
+  description: Files written or removed.
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/ssl/openssl.cnf, /etc/system-fips]
+fipsmodule_verified:
+  description: Whether O(fipsmodule_cnf), as it is (or would be) after the task, verifies against
+    O(module) (C(openssl fipsinstall -verify)). C(null) with V(disabled).
+  returned: always
+  type: bool
+fipsmodule_generated:
+  description: Whether O(fipsmodule_cnf) was (or would be) generated by this task.
+  returned: always
+  type: bool
+provider_active:
+  description:
+    - Whether, under the configuration in place after the task, C(openssl list -providers) shows
+      the fips provider with C(status: active). In check mode, under the candidate configuration.
+  returned: always
+  type: bool
+md5_refused:
+  description: Whether C(openssl dgst -md5) fails under that configuration, as it must in FIPS mode.
+  returned: always
+  type: bool
+openssl_version:
+  description: The version of the C(openssl) program.
+  returned: always
+  type: str
+  sample: 3.5.4
+fips_provider_version:
+  description: The version of the loaded FIPS provider, C(null) when it is not active.
+  returned: always
+  type: str
+  sample: 3.0.22
+module:
+  description: The C(fips.so) used.
+  returned: always
+  type: str
+  sample: /usr/lib64/ossl-modules/fips.so
+backup_files:
+  description: Backup files created with O(backup=true), by the file they back up.
+  returned: when O(backup=true) and a file was replaced
+  type: dict
+"""
+
+import os
+import shutil
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.flatcar.fips.plugins.module_utils import files
+from ansible_collections.flatcar.fips.plugins.module_utils import openssl_cli
+from ansible_collections.flatcar.fips.plugins.module_utils import openssl_cnf
+
+GENERATED_HEADER = (
+    "# Generated by flatcar.fips.openssl_fips with 'openssl fipsinstall' for the fips.so on this\n"
+    "# host; kept in step with it by flatcar-fips-fipsmodule.service. Do not copy to other hosts.\n"
+)
+GENERATED_MARKER = "# Generated by flatcar.fips.openssl_fips"
+UNIT_NAME = "flatcar-fips-fipsmodule.service"
+PRE_FIPS_SUFFIX = ".pre-fips"
+
+GUARD_SCRIPT = """#!/bin/sh
+# Installed by flatcar.fips.openssl_fips. Keeps %(cnf)s, which the collection generated
+# because the image did not ship a usable one, in step with %(module)s: after an OS update
+# ships a new fips.so, the old module-mac no longer matches and the FIPS provider would fail
+# its integrity check in every OpenSSL program. Runs at boot before sshd (%(unit)s).
+set -u
+OPENSSL=%(openssl)s
+MODULE=%(module)s
+CNF=%(cnf)s
+# An empty configuration: the live one cannot load until this script has done its job.
+OPENSSL_CONF=/dev/null
+export OPENSSL_CONF
+[ -f "$MODULE" ] || exit 0
+if "$OPENSSL" fipsinstall -module "$MODULE" -in "$CNF" -verify >/dev/null 2>&1; then
+    exit 0
+fi
+echo "fipsmodule-refresh: $CNF does not verify against $MODULE; regenerating" >&2
+tmp=$(mktemp "$CNF.XXXXXX") || exit 1
+trap 'rm -f "$tmp" "$tmp.raw"' EXIT
+"$OPENSSL" fipsinstall -module "$MODULE" -out "$tmp.raw" >/dev/null || exit 1
+{ cat <<'HEADER'
+%(header)sHEADER
+cat "$tmp.raw"; } > "$tmp" || exit 1
+chmod 0644 "$tmp"
+"$OPENSSL" fipsinstall -module "$MODULE" -in "$tmp" -verify >/dev/null 2>&1 || exit 1
+mv -f "$tmp" "$CNF"
+echo "fipsmodule-refresh: regenerated $CNF" >&2
+"""
+
+GUARD_UNIT = """# Installed by flatcar.fips.openssl_fips.
+[Unit]
+Description=Keep the OpenSSL FIPS module configuration in step with fips.so (flatcar.fips)
+DefaultDependencies=no
+After=local-fs.target
+Before=sysinit.target sshd.socket sshd.service shutdown.target
+Conflicts=shutdown.target
+ConditionPathExists=%(module)s
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=%(script)s
+
+[Install]
+WantedBy=sysinit.target
+"""
+
+
+class Failure(Exception):
+    """Stop the module: fail_json with this message (nothing has been written)."""
+
+    def __init__(self, msg, **extra):
+        super().__init__(msg)
+        self.msg = msg
+        self.extra = extra
+
+
+class OpenSSLFips:
+    def __init__(self, module):
+        self.module = module
+        self.p = module.params
+        self.check = module.check_mode
+        self.diffs = []
+        self.files_changed = []
+        self.backup_files = {}
+        self.actions = {}
+        self.result = {}
+        self._tmpdirs = []
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def tmpdir(self):
+        """A scratch directory for candidates under validation, in Ansible's temp dir: never
+        in the target directories, so an interrupted run leaves nothing there."""
+        path = tempfile.mkdtemp(prefix="flatcar-fips.", dir=self.module.tmpdir)
+        self._tmpdirs.append(path)
+        return path
+
+    def cleanup(self):
+        for path in self._tmpdirs:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def read(self, path, what):
+        try:
+            return files.read_text(path)
+        except files.FileError as e:
+            raise Failure("Cannot read the %s: %s" % (what, e)) from e
+
+    def parse(self, text, path, what):
+        try:
+            return openssl_cnf.OpenSSLCnf(text)
+        except openssl_cnf.OpenSSLCnfError as e:
+            raise Failure("Cannot parse the %s %s line %s: %s. OpenSSL would reject it too; "
+                          "fix the file, then retry. Nothing was changed."
+                          % (what, path, e.lineno, e.message), path=path, line=e.lineno) from e
+
+    def diff(self, path, before, after):
+        self.diffs.append(dict(before_header=path, after_header=path, before=before or "",
+                               after=after or ""))
+
+    def write(self, path, text, mode=0o644):
+        if self.check:
+            return
+        backup = files.write_atomically(self.module, path, text, backup=self.p["backup"],
+                                        mode=mode)
+        if backup:
+            self.backup_files[path] = backup
+
+    def remove(self, path):
+        if not self.check:
+            os.unlink(path)
+        self.files_changed.append(path)
+
+    # --- discovery -----------------------------------------------------------------------
+
+    def discover(self):
+        openssl = self.p["openssl"] or self.module.get_bin_path("openssl")
+        if not openssl or not os.path.isfile(openssl):
+            raise Failure("The openssl program was not found%s. Install OpenSSL 3 or set the "
+                          "openssl option." % (" at %s" % openssl if openssl else " on PATH"))
+        self.openssl = openssl
+        try:
+            version, text = openssl_cli.version(self.module, openssl)
+        except openssl_cli.OpenSSLRunError as e:
+            raise Failure(str(e)) from e
+        self.result["openssl_version"] = version
+        if not version or int(version.split(".")[0]) < 3:
+            raise Failure("%s is not OpenSSL 3 (%s): the FIPS provider needs OpenSSL 3.0 or newer."
+                          % (openssl, text))
+        fips_so = self.p["module"]
+        if not fips_so:
+            try:
+                fips_so = os.path.join(openssl_cli.modules_dir(self.module, openssl), "fips.so")
+            except openssl_cli.OpenSSLRunError as e:
+                raise Failure(str(e)) from e
+        self.fips_so = fips_so
+        self.result["module"] = fips_so
+        if os.path.isdir(fips_so):
+            raise Failure("module %s is a directory, not the fips.so provider file." % fips_so)
+        if not os.path.exists(fips_so):
+            raise Failure("The FIPS provider %s does not exist: %s was built without the FIPS "
+                          "provider (Configure enable-fips), or it lives elsewhere (set module). "
+                          "Flatcar ships /usr/lib64/ossl-modules/fips.so on every channel."
+                          % (fips_so, text))
+
+    # --- fipsmodule.cnf ------------------------------------------------------------------
+
+    def plan_fipsmodule(self):
+        """Decide about fipsmodule.cnf; returns the path the candidate config must include
+        for validation (a generated candidate lives in a temp dir until it is installed)."""
+        path = self.p["fipsmodule_cnf"]
+        text = self.read(path, "FIPS module configuration")
+        self.fipsmodule_text = text
+        self.fipsmodule_new = None
+        ours = text is not None and text.startswith(GENERATED_MARKER)
+        verified = False
+        verify_output = ""
+        if text is not None:
+            self.parse(text, path, "FIPS module configuration")
+            verified, verify_output = openssl_cli.fipsinstall_verify(
+                self.module, self.openssl, self.fips_so, path)
+        if verified:
+            action = "kept"
+        elif text is None:
+            action = "generated"
+        elif ours or self.p["regenerate_fipsmodule"]:
+            action = "regenerated"
+        else:
+            raise Failure(
+                "%s does not verify against %s (openssl fipsinstall -verify: %s). This module did "
+                "not generate that file (Flatcar ships it with the image): either fips.so was "
+                "modified, or the OS was updated and the host has not yet rebooted into the new "
+                "/usr. Nothing was changed. Investigate; if fips.so is genuine, run again with "
+                "regenerate_fipsmodule=true." % (path, self.fips_so, _short(verify_output)),
+                path=path)
+        self.actions["fipsmodule_cnf"] = action
+        self.fipsmodule_ours = ours or action != "kept"
+        include_path = path
+        if action != "kept":
+            scratch = self.tmpdir()
+            raw = os.path.join(scratch, "fipsmodule.cnf.raw")
+            try:
+                openssl_cli.fipsinstall(self.module, self.openssl, self.fips_so, raw)
+            except openssl_cli.OpenSSLRunError as e:
+                raise Failure("Cannot generate %s: %s. Nothing was changed." % (path, e)) from e
+            with open(raw) as f:
+                self.fipsmodule_new = GENERATED_HEADER + f.read()
+            include_path = os.path.join(scratch, "fipsmodule.cnf")
+            with open(include_path, "w") as f:
+                f.write(self.fipsmodule_new)
+            self.diff(path, text, self.fipsmodule_new)
+        self.result["fipsmodule_generated"] = action != "kept"
+        final = self.fipsmodule_new if self.fipsmodule_new is not None else text
+        self.fips_section = openssl_cnf.fips_section_of(
+            self.parse(final, path, "FIPS module configuration")) or "fips_sect"
+        return include_path
+
+    # --- enabled -------------------------------------------------------------------------
+
+    def enable(self):
+        self.discover()
+        path = self.p["openssl_cnf"]
+        fipsmodule_path = self.p["fipsmodule_cnf"]
+        include_path = self.plan_fipsmodule()
+        is_link = os.path.islink(path)
+        text = self.read(path, "OpenSSL configuration")
+        cnf = self.parse(text or "", path, "OpenSSL configuration")
+        changes = openssl_cnf.enable_fips(cnf, fipsmodule_path, self.fips_section,
+                                          self.p["default_properties_fips"],
+                                          resolve=os.path.realpath)
+        new_text = cnf.render()
+        self.result["openssl_cnf_changes"] = changes
+        rewrite = new_text != (text or "") or is_link
+        if not rewrite:
+            action = "unchanged"
+        elif is_link:
+            action = "replaced_symlink"
+        elif text is None:
+            action = "created"
+        else:
+            action = "updated"
+        self.actions["openssl_cnf"] = action
+
+        # Validate the candidate with the real openssl before anything is installed.
+        scratch = self.tmpdir()
+        candidate = os.path.join(scratch, "openssl.cnf")
+        candidate_text = new_text
+        if include_path != fipsmodule_path:
+            ccnf = openssl_cnf.OpenSSLCnf(new_text)
+            openssl_cnf.enable_fips(ccnf, include_path, self.fips_section,
+                                    self.p["default_properties_fips"])
+            candidate_text = ccnf.render()
+        with open(candidate, "w") as f:
+            f.write(candidate_text)
+        check = openssl_cli.check_config(self.module, self.openssl, candidate)
+        if check["errors"]:
+            raise Failure("The FIPS configuration does not work with this OpenSSL, so nothing "
+                          "was changed: %s" % "; ".join(check["errors"]), validation=check)
+        self.result.update(provider_active=check["provider_active"],
+                           md5_refused=check["md5_refused"],
+                           fips_provider_version=check["fips_provider_version"])
+        self.result["fipsmodule_verified"] = True
+
+        if rewrite:
+            self.diff(path + (" (symlink to %s)" % os.readlink(path) if is_link else ""),
+                      text, new_text)
+        # install: fipsmodule.cnf first (openssl.cnf includes it), then openssl.cnf
+        if self.fipsmodule_new is not None:
+            self.write(fipsmodule_path, self.fipsmodule_new)
+            self.files_changed.append(fipsmodule_path)
+        if rewrite:
+            self.save_original(path, text, is_link)
+            self.write(path, new_text)
+            self.files_changed.append(path)
+        self.manage_marker(True)
+        self.manage_guard(self.fipsmodule_ours and self.p["update_guard"])
+
+    def save_original(self, path, text, is_link):
+        """Keep the configuration as it was before FIPS mode, once, for state=disabled."""
+        saved = path + PRE_FIPS_SUFFIX
+        if os.path.lexists(saved) or text is None:
+            return
+        if openssl_cnf.fips_status(self.parse(text, path, "OpenSSL configuration"),
+                                   self.p["fipsmodule_cnf"])["includes_fipsmodule"]:
+            return  # already a FIPS configuration: nothing worth restoring
+        self.files_changed.append(saved)
+        if self.check:
+            return
+        if is_link:
+            os.symlink(os.readlink(path), saved)
+        else:
+            shutil.copy2(path, saved)
+
+    def manage_marker(self, want):
+        if not self.p["system_fips_marker"]:
+            self.actions["system_fips"] = "unmanaged"
+            return
+        path = self.p["system_fips_path"]
+        exists = os.path.lexists(path)
+        if want and not exists:
+            self.actions["system_fips"] = "created"
+            self.write(path, "")
+            self.files_changed.append(path)
+        elif not want and exists:
+            self.actions["system_fips"] = "removed"
+            self.remove(path)
+        else:
+            self.actions["system_fips"] = "present" if exists else "absent"
+
+    def guard_files(self):
+        unit = os.path.join(self.p["systemd_dir"], UNIT_NAME)
+        wants = os.path.join(self.p["systemd_dir"], "sysinit.target.wants", UNIT_NAME)
+        return self.p["update_guard_script"], unit, wants
+
+    def manage_guard(self, want):
+        script, unit, wants = self.guard_files()
+        if not want:
+            present = [p for p in (wants, unit, script) if os.path.lexists(p)]
+            for p in present:
+                self.remove(p)
+            self.actions["update_guard"] = "removed" if present else (
+                "absent" if self.p["update_guard"] else "disabled")
+            return
+        script_text = GUARD_SCRIPT % dict(openssl=_sh_quote(self.openssl),
+                                          module=_sh_quote(self.fips_so),
+                                          cnf=_sh_quote(self.p["fipsmodule_cnf"]),
+                                          unit=UNIT_NAME, header=GENERATED_HEADER)
+        unit_text = GUARD_UNIT % dict(module=self.fips_so, script=script)
+        changed = False
+        for path, content, mode in ((script, script_text, 0o755), (unit, unit_text, 0o644)):
+            current = self.read(path, "update guard file")
+            if current != content:
+                changed = True
+                self.diff(path, current, content)
+                if not self.check:
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
+                self.write(path, content, mode=mode)
+                self.files_changed.append(path)
+        if not (os.path.islink(wants) and os.readlink(wants) == unit):
+            changed = True
+            self.files_changed.append(wants)
+            if not self.check:
+                os.makedirs(os.path.dirname(wants), exist_ok=True)
+                if os.path.lexists(wants):
+                    os.unlink(wants)
+                os.symlink(unit, wants)
+        self.actions["update_guard"] = "installed" if changed else "present"
+
+    # --- disabled ------------------------------------------------------------------------
+
+    def disable(self):
+        path = self.p["openssl_cnf"]
+        fipsmodule_path = self.p["fipsmodule_cnf"]
+        saved = path + PRE_FIPS_SUFFIX
+        text = self.read(path, "OpenSSL configuration")
+        self.result["openssl_cnf_changes"] = []
+        effective = path  # the configuration in place after the task (for the report)
+        if os.path.lexists(saved):
+            effective = saved if self.check else path
+            restored = os.readlink(saved) if os.path.islink(saved) else None
+            saved_text = self.read(saved, "saved OpenSSL configuration")
+            self.actions["openssl_cnf"] = "restored"
+            self.diff(path, text, saved_text if restored is None
+                      else "(symlink to %s)\n" % restored)
+            self.files_changed.extend([path, saved])
+            if not self.check:
+                if self.p["backup"] and os.path.exists(path):
+                    self.backup_files[path] = self.module.backup_local(path)
+                os.rename(saved, path)
+        else:
+            cnf = self.parse(text or "", path, "OpenSSL configuration")
+            status = openssl_cnf.fips_status(cnf, fipsmodule_path, resolve=os.path.realpath)
+            if text is not None and (status["includes_fipsmodule"] or "fips" in status["providers"]):
+                default = next((p for p in self.p["distribution_openssl_cnf"]
+                                if os.path.isfile(p)), None)
+                if default is None:
+                    raise Failure("%s is a FIPS configuration, no copy was saved when FIPS mode "
+                                  "was enabled (%s is missing) and no distribution default "
+                                  "exists (%s). Restore it by hand. Nothing was changed."
+                                  % (path, saved,
+                                     ", ".join(self.p["distribution_openssl_cnf"])))
+                default_text = self.read(default, "distribution OpenSSL configuration")
+                effective = default if self.check else path
+                self.actions["openssl_cnf"] = "restored_distribution_default"
+                self.diff(path, text, default_text)
+                self.write(path, default_text)
+                self.files_changed.append(path)
+            else:
+                self.actions["openssl_cnf"] = "unchanged"
+        fips_text = self.read(fipsmodule_path, "FIPS module configuration")
+        if fips_text is not None and fips_text.startswith(GENERATED_MARKER):
+            self.actions["fipsmodule_cnf"] = "removed"
+            self.diff(fipsmodule_path, fips_text, "")
+            self.remove(fipsmodule_path)
+        else:
+            self.actions["fipsmodule_cnf"] = "kept" if fips_text is not None else "absent"
+        self.manage_marker(False)
+        self.manage_guard(False)
+        self.result.update(fipsmodule_verified=None, fipsmodule_generated=False,
+                           fips_provider_version=None)
+        self.report_after_disable(effective)
+
+    def report_after_disable(self, conf):
+        """What OpenSSL does under the configuration left in place (in check mode: the one
+        that would be). Best effort: reporting never fails the task."""
+        openssl = self.p["openssl"] or self.module.get_bin_path("openssl")
+        self.result.update(openssl_version=None, module=self.p["module"], provider_active=False,
+                           md5_refused=False)
+        if not openssl:
+            return
+        try:
+            self.result["openssl_version"] = openssl_cli.version(self.module, openssl)[0]
+        except openssl_cli.OpenSSLRunError:
+            return
+        if os.path.exists(conf):
+            check = openssl_cli.check_config(self.module, openssl, conf)
+            self.result.update(provider_active=check["provider_active"],
+                               md5_refused=check["md5_refused"],
+                               fips_provider_version=check["fips_provider_version"])
+
+    # --- run -----------------------------------------------------------------------------
+
+    def run(self):
+        try:
+            if self.p["state"] == "enabled":
+                self.enable()
+            else:
+                self.disable()
+        finally:
+            self.cleanup()
+        result = dict(self.result)
+        result.update(changed=bool(self.files_changed), actions=self.actions,
+                      files_changed=self.files_changed)
+        result.setdefault("openssl_cnf_changes", [])
+        if self.backup_files:
+            result["backup_files"] = self.backup_files
+        if self.diffs:
+            result["diff"] = self.diffs
+        return result
+
+
+def _sh_quote(value):
+    return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
+def _short(text, n=3):
+    lines = [line for line in text.splitlines() if line.strip()]
+    return " | ".join(lines[-n:]) if lines else "(no output)"
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            state=dict(type="str", choices=["enabled", "disabled"], default="enabled"),
+            openssl_cnf=dict(type="path", default="/etc/ssl/openssl.cnf"),
+            fipsmodule_cnf=dict(type="path", default="/etc/ssl/fipsmodule.cnf"),
+            module=dict(type="path"),
+            openssl=dict(type="path"),
+            default_properties_fips=dict(type="bool", default=True),
+            system_fips_marker=dict(type="bool", default=True),
+            system_fips_path=dict(type="path", default="/etc/system-fips"),
+            regenerate_fipsmodule=dict(type="bool", default=False),
+            update_guard=dict(type="bool", default=True),
+            update_guard_script=dict(type="path", default="/etc/flatcar-fips/fipsmodule-refresh"),
+            systemd_dir=dict(type="path", default="/etc/systemd/system"),
+            distribution_openssl_cnf=dict(
+                type="list", elements="path",
+                default=["/usr/share/flatcar/etc/ssl/openssl.cnf", "/usr/share/ssl/openssl.cnf"]),
+            backup=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    runner = OpenSSLFips(module)
+    try:
+        result = runner.run()
+    except Failure as e:
+        module.fail_json(msg=e.msg, actions=runner.actions, **e.extra)
+    except (files.FileError, OSError) as e:
+        module.fail_json(msg="Cannot write: %s" % e, actions=runner.actions,
+                         files_changed=runner.files_changed)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
