@@ -23,7 +23,7 @@ class OpenSSLRunError(Exception):
 
 
 def _run(module, openssl, args, conf, data=None):
-    return module.run_command([openssl] + list(args), environ_update={"OPENSSL_CONF": conf},
+    return module.run_command([openssl, *args], environ_update={"OPENSSL_CONF": conf},
                               data=data, binary_data=True)
 
 
@@ -101,7 +101,7 @@ def check_config(module, openssl, conf):
     providers, rc, output = list_providers(module, openssl, conf)
     fips = fips_provider(providers)
     sha256, sha_out = digest_works(module, openssl, conf, "sha256")
-    md5, md5_out = digest_works(module, openssl, conf, "md5")
+    md5, _md5_out = digest_works(module, openssl, conf, "md5")
     errors = []
     if rc != 0:
         errors.append("openssl list -providers failed: %s" % output)

@@ -28,7 +28,7 @@ _DIRECTIVE = re.compile(r"^\s*\.(include|pragma)\b\s*=?\s*(.*?)\s*$")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_.:;,!%&*+\-/<>@\\^`|~$]+?)\s*=\s*(.*)$")
 MARKER = "flatcar.fips"
 
-FIPS_COMMENT = "# FIPS mode (flatcar.fips.openssl_fips): only the fips and base providers, fips=yes."
+FIPS_COMMENT = "# FIPS mode (flatcar.fips.openssl_fips): fips and base providers only, fips=yes."
 
 
 class OpenSSLCnfError(Exception):
@@ -216,7 +216,7 @@ class OpenSSLCnf:
         for index, line in enumerate(self.lines):
             if line.section != section:
                 continue
-            if line.kind == "section" or (line.kind == "key"):
+            if line.kind in ("section", "key"):
                 end = index + 1
         return end
 

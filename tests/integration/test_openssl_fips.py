@@ -22,8 +22,8 @@ def fips_so(kind):
                           os.path.expanduser("~/.cache/flatcar-fips/fips-so"))
     path = os.path.join(base, kind, "fips.so")
     if not os.path.isfile(path):
-        pytest.fail("no %s fips.so at %s: build it with 'make fips-so' (make test does)" % (kind,
-                                                                                         path))
+        pytest.fail("no %s fips.so at %s: build it with 'make fips-so' (make test does)"
+                    % (kind, path))
     return path
 
 
@@ -122,7 +122,7 @@ def lts(tmp_path):
     usr_ssl = os.path.join(tree.root, "usr/share/ssl")
     os.makedirs(usr_ssl)
     shutil.copy(STOCK, os.path.join(usr_ssl, "openssl.cnf"))
-    os.chmod(usr_ssl, 0o555)
+    os.chmod(usr_ssl, 0o555)  # read-only, as /usr is (root ignores it: the tests compare content)
     os.symlink("../../usr/share/ssl/openssl.cnf", tree.openssl_cnf)
     return tree
 
