@@ -25,8 +25,9 @@ COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/flatcar/fips
 SANITY_ROOT := $(BUILD)/sanity/ansible_collections/flatcar/fips
 
 # Debian packages the tests use: grub-script-check (grub-common); openssl, and what building
-# fips.so from Debian's openssl source needs (gcc, make, perl).
-APT_PACKAGES := grub-common openssl gcc make perl
+# fips.so from Debian's openssl source needs (gcc, make, perl); sshd and ssh for the sshd tests
+# (the tests start their own sshd on 127.0.0.1; the package's service is kept from starting).
+APT_PACKAGES := grub-common openssl gcc make perl openssh-server openssh-client
 FIPS_SO_DIR := $(CACHE)/fips-so
 
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
@@ -56,7 +57,11 @@ apt:
 	  echo "Installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" != 0 ]; then echo "ERROR: need root to install$$missing" >&2; exit 1; fi; \
 	  apt-get update -qq; \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  created_policy=""; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; created_policy=1; fi; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+	    || { [ -z "$$created_policy" ] || rm -f /usr/sbin/policy-rc.d; exit 1; }; \
+	  [ -z "$$created_policy" ] || rm -f /usr/sbin/policy-rc.d; \
 	fi
 
 venv: $(VENV)/.installed

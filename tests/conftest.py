@@ -11,6 +11,9 @@ import os
 import sys
 import tempfile
 
+import pytest
+from sshd_layouts import Keys
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -29,3 +32,9 @@ def _collections_root():
 COLLECTIONS_ROOT = _collections_root()
 if COLLECTIONS_ROOT not in sys.path:
     sys.path.insert(0, COLLECTIONS_ROOT)
+
+
+@pytest.fixture(scope="session")
+def keys(tmp_path_factory):
+    """SSH host and client keys, generated once per session (see sshd_layouts)."""
+    return Keys(str(tmp_path_factory.mktemp("keys")))
