@@ -119,7 +119,8 @@ class Layout:
             f.write(client)
         with open(self.passwd, "w") as f:
             f.write("root:x:0:0:root:%s:/bin/bash\n" % os.path.join(root, "home/root"))
-        test_lines = "\n".join(host_key_lines + [
+        test_lines = "\n".join([
+            *host_key_lines,
             "AuthorizedKeysFile %s" % self.authorized_keys,
             "StrictModes no",
             "PidFile %s" % os.path.join(root, "sshd.pid"),

@@ -65,7 +65,7 @@ _CANONICAL = {k.lower(): k for k in KEYWORDS}
 
 
 def canonical(keyword):
-    """``kexalgorithms`` -> ``KexAlgorithms`` (None for keywords this collection does not manage)."""
+    """``kexalgorithms`` -> ``KexAlgorithms``; None for keywords this collection leaves alone."""
     return _CANONICAL.get(keyword.lower())
 
 

@@ -84,7 +84,7 @@ def tokenize(line, path=None, lineno=None):
         raise SshdConfigError("unterminated quote", path, lineno)
     if started:
         args.append("".join(current))
-    return [keyword] + args
+    return [keyword, *args]
 
 
 class Entry:

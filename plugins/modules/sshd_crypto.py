@@ -34,7 +34,7 @@ description:
   - Never writes C(GSSAPIKeyExchange) or C(GSSAPIKexAlgorithms) (patches of some distributions
     only; upstream sshd refuses them). Writes C(RequiredRSASize) only where sshd knows it
     (OpenSSH 9.1 and later).
-  - On Flatcar sshd is socket-activated (C(sshd.socket), one sshd per connection): a change
+  - On Flatcar sshd is socket-activated (C(sshd.socket), one sshd per connection), so a change
     applies to the next connection, without a restart. Where sshd runs as a plain service,
     RV(reload_required) says a reload is needed.
 author:
@@ -212,8 +212,8 @@ import struct
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.flatcar.fips.plugins.module_utils import algorithms
-from ansible_collections.flatcar.fips.plugins.module_utils import files
+
+from ansible_collections.flatcar.fips.plugins.module_utils import algorithms, files
 from ansible_collections.flatcar.fips.plugins.module_utils import sshd_config as sc
 
 PRE_FIPS_SUFFIX = ".pre-fips"
@@ -359,8 +359,8 @@ class SshdCrypto:
 
     def host_keys(self, raw):
         keys = []
-        for path in raw.get("hostkey", "").splitlines():
-            path = path.strip()
+        for listed in raw.get("hostkey", "").splitlines():
+            path = listed.strip()
             if not path:
                 continue
             info = None
@@ -419,8 +419,8 @@ class SshdCrypto:
             user, home = parts[0], parts[5]
             keys = []
             for pattern in patterns:
-                path = pattern.replace("%%", "\0").replace("%h", home).replace("%u", user)
-                path = path.replace("\0", "%")
+                expanded = pattern.replace("%%", "\0").replace("%h", home).replace("%u", user)
+                path = expanded.replace("\0", "%")
                 if not os.path.isabs(path):
                     path = os.path.join(home, path)
                 try:
@@ -512,7 +512,7 @@ class SshdCrypto:
         # Match blocks: keywords allowed there, with values that are not approved.
         for keyword in algorithms.MATCH_KEYWORDS:
             for entry in candidate.in_match(keyword):
-                values = [v for v in _split(entry.value.lstrip("+-^"))]
+                values = _split(entry.value.lstrip("+-^"))
                 plain = entry.value[:1] not in "+-^"
                 if plain and not algorithms.unapproved(keyword, values,
                                                        self.p["allow_hmac_sha1"]):

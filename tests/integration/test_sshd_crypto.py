@@ -73,8 +73,8 @@ def fips_policy(path):
         "allow_hostkey_subset_and_reordering = true",
         "allow_larger_keys = true",
         "host keys = %s" % join(algorithms.SIGNATURES),
-        "key exchanges = %s" % join(algorithms.KEX + ["kex-strict-s-v00@openssh.com",
-                                                       "ext-info-s"]),
+        "key exchanges = %s" % join([*algorithms.KEX, "kex-strict-s-v00@openssh.com",
+                                     "ext-info-s"]),
         "ciphers = %s" % join(algorithms.CIPHERS),
         "macs = %s" % join(algorithms.MACS),
     ]) + "\n"
