@@ -185,3 +185,22 @@ def test_key_info(keys, tmp_path):
             key_type, found = sshd_crypto.ssh_key_info(f.read())
         assert (key_type, found) == ("ssh-rsa", bits)
         assert algorithms.key_is_fips_usable(key_type, found) is (bits >= 2048)
+
+
+def test_prefixed_values_before_the_include(run_module, tmp_path, keys):
+    """^ (prepend) before the Include, - (remove) and + (append) in a later drop-in."""
+    layout = Layout(str(tmp_path), "stable", keys)
+    with open(layout.main) as f:
+        text = f.read()
+    with open(layout.main, "w") as f:
+        f.write(text.replace("# Ciphers and keying\n",
+                             "# Ciphers and keying\nKexAlgorithms ^curve25519-sha256\n"))
+    with open(os.path.join(layout.dropin_dir, "60-local.conf"), "w") as f:
+        f.write("Ciphers -aes128-ctr\nMACs +hmac-sha1\n")
+    assert layout.effective()["kexalgorithms"].startswith("curve25519-sha256,")
+    r = run_module(sshd_crypto.main, layout.module_args())
+    assert r.get("failed") is not True, r.get("msg")
+    assert any("KexAlgorithms is set in" in reason for reason in r["main_config_fixed"])
+    approved_only(layout.effective())
+    with open(os.path.join(layout.dropin_dir, "60-local.conf")) as f:
+        assert f.read() == "Ciphers -aes128-ctr\nMACs +hmac-sha1\n"  # not ours: untouched
