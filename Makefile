@@ -26,8 +26,9 @@ SANITY_ROOT := $(BUILD)/sanity/ansible_collections/flatcar/fips
 
 # Debian packages the tests use: grub-script-check (grub-common); openssl, and what building
 # fips.so from Debian's openssl source needs (gcc, make, perl); sshd and ssh for the sshd tests
-# (the tests start their own sshd on 127.0.0.1; the package's service is kept from starting).
-APT_PACKAGES := grub-common openssl gcc make perl openssh-server openssh-client
+# (the tests start their own sshd on 127.0.0.1; the package's service is kept from starting);
+# cryptsetup for the LUKS tests on image files.
+APT_PACKAGES := grub-common openssl gcc make perl openssh-server openssh-client cryptsetup-bin
 FIPS_SO_DIR := $(CACHE)/fips-so
 
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)

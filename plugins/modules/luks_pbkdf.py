@@ -1,0 +1,328 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: flatcar.fips contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: luks_pbkdf
+short_description: Find and convert argon2 LUKS keyslots before FIPS mode makes them unopenable
+version_added: 0.1.0
+description:
+  - On Flatcar (cryptsetup 2.6 or newer with the OpenSSL backend) FIPS mode allows only PBKDF2,
+    and a keyslot that uses argon2i or argon2id cannot be opened at all. A LUKS2 volume formatted
+    on a non-FIPS host uses argon2id, so the reboot into FIPS mode can leave it locked.
+  - V(audit) (the default) lists LUKS devices, the PBKDF of every keyslot and the ones that are not
+    PBKDF2. It reads the headers directly (no cryptsetup needed) and never changes anything.
+  - V(pbkdf2) converts the non-PBKDF2 keyslots of O(device) that the given key opens, with
+    C(cryptsetup luksConvertKey --pbkdf pbkdf2), after saving the header with
+    C(cryptsetup luksHeaderBackup) (mode 0600). Each converted slot is then proven with
+    C(cryptsetup open --test-passphrase); at the first failure the header is restored from the
+    backup and the task fails.
+  - A key that opens none of the non-PBKDF2 keyslots changes nothing and fails. Keyslots the key
+    does not open stay as they are and are reported in RV(devices) (their owners need another
+    run with their key).
+author:
+  - flatcar.fips contributors (!UNKNOWN)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - In check mode the key is tried on each keyslot (C(--test-passphrase), read-only), so the
+        slots that would be converted are reported exactly; nothing is written.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+options:
+  state:
+    description: V(audit) reports; V(pbkdf2) converts keyslots of O(device).
+    type: str
+    choices: [audit, pbkdf2]
+    default: audit
+  devices:
+    description:
+      - With V(audit), the devices (or image files) to look at. By default every block device in
+        C(/sys/class/block).
+    type: list
+    elements: path
+  device:
+    description: With V(pbkdf2), the LUKS device (or image file) to convert.
+    type: path
+  key_file:
+    description: A file on the host holding the passphrase or key of the keyslots to convert.
+    type: path
+  passphrase:
+    description: The passphrase of the keyslots to convert (given to cryptsetup on stdin).
+    type: str
+  key_slot:
+    description: Convert only this keyslot.
+    type: int
+  header_backup:
+    description:
+      - Where the header is saved before the first change (mode 0600). An existing file is
+        never overwritten.
+      - Defaults to C(/var/lib/flatcar-fips/luks/<uuid>.header) on the host.
+    type: path
+  pbkdf_hash:
+    description: The hash for PBKDF2.
+    type: str
+    default: sha256
+  iter_time:
+    description: Milliseconds of PBKDF2 work per unlock (cryptsetup's C(--iter-time)).
+    type: int
+  pbkdf_iterations:
+    description:
+      - A fixed PBKDF2 iteration count (C(--pbkdf-force-iterations)) instead of a benchmark. Only
+        for tests and slow devices; FIPS expects at least 1000, cryptsetup's benchmark gives far
+        more.
+    type: int
+  cryptsetup:
+    description: The cryptsetup program. Defaults to C(cryptsetup) on C(PATH).
+    type: path
+notes:
+  - Stop services that use the volume if C(luksConvertKey) reports the device busy.
+  - LUKS1 keyslots are always PBKDF2; they need no conversion.
+seealso:
+  - name: cryptsetup FIPS mode
+    description: cryptsetup 2.6 and later decide FIPS mode from OpenSSL's default properties.
+    link: https://gitlab.com/cryptsetup/cryptsetup/-/blob/main/docs/v2.6.0-ReleaseNotes
+"""
+
+EXAMPLES = r"""
+- name: Which LUKS keyslots would not open in FIPS mode
+  flatcar.fips.luks_pbkdf:
+  register: luks
+
+- name: Convert the data volume's argon2id keyslot (key file on the host)
+  flatcar.fips.luks_pbkdf:
+    state: pbkdf2
+    device: /dev/disk/by-partlabel/data
+    key_file: /etc/luks/data.key
+
+- name: Convert with a passphrase from the vault
+  flatcar.fips.luks_pbkdf:
+    state: pbkdf2
+    device: /dev/vdb
+    passphrase: "{{ vault_data_passphrase }}"
+    header_backup: /root/vdb-before-fips.header
+"""
+
+RETURN = r"""
+devices:
+  description: Per LUKS device, its version and keyslots.
+  returned: always
+  type: dict
+  sample:
+    /dev/vdb:
+      version: 2
+      uuid: 4f1c9d8e-0c1e-4f5a-9a9e-3d2f0e6b7a11
+      keyslots: {"0": {kdf: pbkdf2, hash: sha256}, "1": {kdf: argon2id}}
+      non_pbkdf2: ["1"]
+non_pbkdf2:
+  description: Devices with keyslots that are not PBKDF2 (after the task), with those slots.
+  returned: always
+  type: dict
+  sample: {/dev/vdb: ["1"]}
+converted:
+  description: Keyslots converted (or, in check mode, that would be), by device.
+  returned: always
+  type: dict
+  sample: {/dev/vdb: ["0"]}
+not_opened:
+  description: Non-PBKDF2 keyslots the given key did not open (left unchanged).
+  returned: with O(state=pbkdf2)
+  type: list
+  elements: str
+header_backup:
+  description: Where the header was saved before the conversion.
+  returned: when keyslots were converted
+  type: str
+unreadable:
+  description: Devices whose header could not be read, with the reason.
+  returned: always
+  type: dict
+"""
+
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.flatcar.fips.plugins.module_utils import luks2
+
+BACKUP_DIR = "/var/lib/flatcar-fips/luks"
+
+
+class Failure(Exception):
+    def __init__(self, msg, **extra):
+        super().__init__(msg)
+        self.msg = msg
+        self.extra = extra
+
+
+def describe(header):
+    return dict(version=header["version"], uuid=header["uuid"], keyslots=header["keyslots"],
+                non_pbkdf2=luks2.non_pbkdf2(header))
+
+
+class LuksPbkdf:
+    def __init__(self, module):
+        self.module = module
+        self.p = module.params
+
+    def audit(self):
+        paths = self.p["devices"] or luks2.block_devices()
+        found, errors = luks2.scan(paths)
+        for path in self.p["devices"] or []:
+            if path not in found and path not in errors:
+                errors[path] = "not a LUKS device"
+        devices = {path: describe(h) for path, h in found.items()}
+        return dict(changed=False, devices=devices, converted={}, unreadable=errors,
+                    non_pbkdf2={p: d["non_pbkdf2"] for p, d in devices.items() if d["non_pbkdf2"]})
+
+    # --- conversion ----------------------------------------------------------------------
+
+    def cryptsetup(self, args, key=True):
+        cmd = [self.tool, "--batch-mode", *args]
+        data = None
+        if key:
+            if self.p["key_file"]:
+                cmd += ["--key-file", self.p["key_file"]]
+            else:
+                cmd += ["--key-file=-"]
+                data = self.p["passphrase"].encode("utf-8")
+        return self.module.run_command(cmd, data=data, binary_data=True)
+
+    def opens(self, slot):
+        rc, _out, _err = self.cryptsetup(["open", "--test-passphrase", "--key-slot", slot,
+                                          self.device])
+        return rc == 0
+
+    def convert(self):
+        device = self.device = self.p["device"]
+        if not device:
+            raise Failure("state=pbkdf2 needs device.")
+        if not (self.p["key_file"] or self.p["passphrase"] is not None):
+            raise Failure("state=pbkdf2 needs key_file or passphrase.")
+        if self.p["key_file"] and not os.path.isfile(self.p["key_file"]):
+            raise Failure("key_file %s does not exist on the host." % self.p["key_file"])
+        self.tool = self.p["cryptsetup"] or self.module.get_bin_path("cryptsetup")
+        if not self.tool:
+            raise Failure("cryptsetup was not found; install it or set cryptsetup.")
+        try:
+            header = luks2.read_header(device)
+        except OSError as e:
+            raise Failure("Cannot read %s: %s." % (device, e.strerror or e)) from e
+        except luks2.LuksError as e:
+            raise Failure(str(e)) from e
+        if header is None:
+            raise Failure("%s is not a LUKS device (no LUKS header). Nothing was changed."
+                          % device)
+        result = dict(changed=False, devices={device: describe(header)}, converted={},
+                      unreadable={}, not_opened=[])
+        if header["version"] == 1:
+            result["non_pbkdf2"] = {}
+            result["msg"] = "%s is LUKS1: every keyslot is already PBKDF2." % device
+            return result
+        todo = luks2.non_pbkdf2(header)
+        if self.p["key_slot"] is not None:
+            slot = str(self.p["key_slot"])
+            if slot not in header["keyslots"]:
+                raise Failure("%s has no keyslot %s (it has %s)."
+                              % (device, slot, ", ".join(header["keyslots"]) or "none"))
+            todo = [s for s in todo if s == slot]
+        if not todo:
+            result["non_pbkdf2"] = {}
+            return result
+        openable = [s for s in todo if self.opens(s)]
+        result["not_opened"] = [s for s in todo if s not in openable]
+        if not openable:
+            raise Failure("The key does not open any of the non-PBKDF2 keyslots of %s (%s). "
+                          "Nothing was changed." % (device, ", ".join(todo)),
+                          devices=result["devices"])
+        result["converted"] = {device: openable}
+        result["changed"] = True
+        if self.module.check_mode:
+            result["non_pbkdf2"] = {device: result["not_opened"]} if result["not_opened"] else {}
+            return result
+        backup = self.backup_header(header)
+        result["header_backup"] = backup
+        for slot in openable:
+            args = ["luksConvertKey", "--key-slot", slot, "--pbkdf", "pbkdf2",
+                    "--hash", self.p["pbkdf_hash"]]
+            if self.p["pbkdf_iterations"]:
+                args += ["--pbkdf-force-iterations", str(self.p["pbkdf_iterations"])]
+            elif self.p["iter_time"]:
+                args += ["--iter-time", str(self.p["iter_time"])]
+            rc, out, err = self.cryptsetup([*args, device])
+            if rc != 0 or not self.opens(slot):
+                why = (err or out).strip() or "the converted keyslot does not open"
+                self.restore(backup)
+                raise Failure("Converting keyslot %s of %s failed (%s); the header was restored "
+                              "from %s." % (slot, device, why, backup), header_backup=backup)
+        after = luks2.read_header(device)
+        result["devices"] = {device: describe(after)}
+        remaining = luks2.non_pbkdf2(after)
+        result["non_pbkdf2"] = {device: remaining} if remaining else {}
+        if result["not_opened"]:
+            self.module.warn("Keyslots %s of %s still use argon2: they will not open in FIPS "
+                             "mode. Convert them with their own key." %
+                             (", ".join(result["not_opened"]), device))
+        return result
+
+    def backup_header(self, header):
+        path = self.p["header_backup"] or os.path.join(
+            BACKUP_DIR, "%s.header" % (header["uuid"] or os.path.basename(self.device)))
+        if os.path.exists(path):
+            path = "%s.%s" % (path, time.strftime("%Y%m%dT%H%M%S"))
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        rc, out, err = self.cryptsetup(["luksHeaderBackup", self.device,
+                                        "--header-backup-file", path], key=False)
+        if rc != 0:
+            raise Failure("luksHeaderBackup of %s to %s failed: %s. Nothing was changed."
+                          % (self.device, path, (err or out).strip()))
+        os.chmod(path, 0o600)
+        return path
+
+    def restore(self, backup):
+        self.cryptsetup(["luksHeaderRestore", self.device, "--header-backup-file", backup],
+                        key=False)
+
+    def run(self):
+        if self.p["state"] == "audit":
+            return self.audit()
+        return self.convert()
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            state=dict(type="str", choices=["audit", "pbkdf2"], default="audit"),
+            devices=dict(type="list", elements="path"),
+            device=dict(type="path"),
+            key_file=dict(type="path", no_log=False),
+            passphrase=dict(type="str", no_log=True),
+            key_slot=dict(type="int", no_log=False),
+            header_backup=dict(type="path"),
+            pbkdf_hash=dict(type="str", default="sha256"),
+            iter_time=dict(type="int"),
+            pbkdf_iterations=dict(type="int"),
+            cryptsetup=dict(type="path"),
+        ),
+        mutually_exclusive=[("key_file", "passphrase"), ("iter_time", "pbkdf_iterations")],
+        required_if=[("state", "pbkdf2", ("device",))],
+        supports_check_mode=True,
+    )
+    try:
+        result = LuksPbkdf(module).run()
+    except Failure as e:
+        module.fail_json(msg=e.msg, **e.extra)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
