@@ -205,15 +205,13 @@ backup_files:
   type: dict
 """
 
-import base64
 import os
 import shutil
-import struct
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.flatcar.fips.plugins.module_utils import algorithms, files
+from ansible_collections.flatcar.fips.plugins.module_utils import algorithms, files, ssh_keys
 from ansible_collections.flatcar.fips.plugins.module_utils import sshd_config as sc
 
 PRE_FIPS_SUFFIX = ".pre-fips"
@@ -238,38 +236,6 @@ def read_file(path):
         return files.read_text(path)
     except files.FileError as e:
         raise Failure(str(e)) from e
-
-
-def ssh_key_info(line):
-    """``(type, bits)`` for an authorized_keys / .pub line, or None when it holds no key."""
-    words = line.split()
-    for i, word in enumerate(words):
-        if word.startswith(("ssh-", "ecdsa-", "sk-", "rsa-")) and i + 1 < len(words):
-            key_type = word
-            try:
-                blob = base64.b64decode(words[i + 1], validate=True)
-            except (ValueError, TypeError):
-                continue
-            return key_type, _key_bits(key_type, blob)
-    return None
-
-
-def _key_bits(key_type, blob):
-    try:
-        fields, pos = [], 0
-        while pos < len(blob) and len(fields) < 3:
-            (length,) = struct.unpack(">I", blob[pos:pos + 4])
-            fields.append(blob[pos + 4:pos + 4 + length])
-            pos += 4 + length
-        if key_type == "ssh-rsa":
-            return int.from_bytes(fields[2], "big").bit_length()
-        if key_type.startswith("ecdsa-sha2-nistp"):
-            return int(key_type.rsplit("nistp", 1)[1].split("-")[0])
-        if key_type.startswith("ssh-ed25519"):
-            return 256
-    except (struct.error, IndexError, ValueError):
-        return None
-    return None
 
 
 class SshdCrypto:
@@ -358,26 +324,15 @@ class SshdCrypto:
     # --- guards --------------------------------------------------------------------------
 
     def host_keys(self, raw):
-        keys = []
-        for listed in raw.get("hostkey", "").splitlines():
-            path = listed.strip()
-            if not path:
-                continue
-            info = None
-            pub = read_file(path + ".pub") if os.path.exists(path + ".pub") else None
-            if pub:
-                info = ssh_key_info(pub)
-            elif os.path.exists(path):
-                keygen = self.module.get_bin_path("ssh-keygen")
-                if keygen:
-                    rc, out, _err = self.module.run_command([keygen, "-y", "-f", path])
-                    if rc == 0:
-                        info = ssh_key_info(out)
-            key_type, bits = info if info else (None, None)
-            keys.append(dict(path=path, exists=os.path.exists(path), type=key_type, bits=bits,
-                             fips_usable=bool(info) and os.path.exists(path)
-                             and algorithms.key_is_fips_usable(key_type, bits)))
-        return keys
+        paths = [p.strip() for p in raw.get("hostkey", "").splitlines() if p.strip()]
+        return ssh_keys.host_keys(paths, self.public_key_of)
+
+    def public_key_of(self, path):
+        keygen = self.module.get_bin_path("ssh-keygen")
+        if not keygen:
+            return None
+        rc, out, _err = self.module.run_command([keygen, "-y", "-f", path])
+        return out if rc == 0 else None
 
     def plan_host_key(self, keys, explicit):
         """Returns the drop-in lines for a generated host key (or []), or fails."""
@@ -429,7 +384,7 @@ class SshdCrypto:
                     continue
                 for key_line in (text or "").splitlines():
                     if key_line.strip() and not key_line.strip().startswith("#"):
-                        info = ssh_key_info(key_line)
+                        info = ssh_keys.key_info(key_line)
                         if info:
                             keys.append(info)
             if keys and not any(algorithms.key_is_fips_usable(t, b) for t, b in keys):

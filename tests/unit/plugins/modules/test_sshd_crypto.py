@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from sshd_layouts import Layout
 
-from ansible_collections.flatcar.fips.plugins.module_utils import algorithms
+from ansible_collections.flatcar.fips.plugins.module_utils import algorithms, ssh_keys
 from ansible_collections.flatcar.fips.plugins.modules import sshd_crypto
 
 
@@ -172,17 +172,17 @@ def test_missing_sshd(run_module, tmp_path, keys):
 
 
 def test_key_info(keys, tmp_path):
-    assert sshd_crypto.ssh_key_info("# comment") is None
+    assert ssh_keys.key_info("# comment") is None
     with open(keys.path("client_ecdsa.pub")) as f:
-        assert sshd_crypto.ssh_key_info(f.read()) == ("ecdsa-sha2-nistp256", 256)
+        assert ssh_keys.key_info(f.read()) == ("ecdsa-sha2-nistp256", 256)
     with open(keys.path("client_ed25519.pub")) as f:
-        assert sshd_crypto.ssh_key_info('from="10.0.0.1" ' + f.read())[0] == "ssh-ed25519"
+        assert ssh_keys.key_info('from="10.0.0.1" ' + f.read())[0] == "ssh-ed25519"
     for bits in (1024, 3072):
         path = str(tmp_path / ("rsa%d" % bits))
         subprocess.run(["ssh-keygen", "-q", "-N", "", "-t", "rsa", "-b", str(bits), "-f", path],
                        check=True, capture_output=True)
         with open(path + ".pub") as f:
-            key_type, found = sshd_crypto.ssh_key_info(f.read())
+            key_type, found = ssh_keys.key_info(f.read())
         assert (key_type, found) == ("ssh-rsa", bits)
         assert algorithms.key_is_fips_usable(key_type, found) is (bits >= 2048)
 

@@ -1,0 +1,68 @@
+# -*- coding: utf-8 -*-
+# Copyright: flatcar.fips contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""SSH public keys (authorized_keys lines, ``.pub`` files): type and size, without ssh-keygen.
+
+Shared by ``sshd_crypto`` (lockout guards) and ``fips_facts``. Standard library only.
+"""
+
+import base64
+import os
+import struct
+
+from ansible_collections.flatcar.fips.plugins.module_utils import algorithms
+
+
+def key_info(line):
+    """``(type, bits)`` for an authorized_keys / .pub line, or None when it holds no key."""
+    words = line.split()
+    for i, word in enumerate(words):
+        if word.startswith(("ssh-", "ecdsa-", "sk-", "rsa-")) and i + 1 < len(words):
+            key_type = word
+            try:
+                blob = base64.b64decode(words[i + 1], validate=True)
+            except (ValueError, TypeError):
+                continue
+            return key_type, _key_bits(key_type, blob)
+    return None
+
+
+def _key_bits(key_type, blob):
+    try:
+        fields, pos = [], 0
+        while pos < len(blob) and len(fields) < 3:
+            (length,) = struct.unpack(">I", blob[pos:pos + 4])
+            fields.append(blob[pos + 4:pos + 4 + length])
+            pos += 4 + length
+        if key_type == "ssh-rsa":
+            return int.from_bytes(fields[2], "big").bit_length()
+        if key_type.startswith("ecdsa-sha2-nistp"):
+            return int(key_type.rsplit("nistp", 1)[1].split("-")[0])
+        if key_type.startswith("ssh-ed25519"):
+            return 256
+    except (struct.error, IndexError, ValueError):
+        return None
+    return None
+
+
+def host_keys(paths, run_keygen=None):
+    """Describe host keys: ``[{path, exists, type, bits, fips_usable}]``.
+
+    Reads ``<key>.pub``; when it is missing, ``run_keygen(path)`` may return the public key
+    text (``ssh-keygen -y``)."""
+    keys = []
+    for path in paths:
+        info = None
+        pub = path + ".pub"
+        if os.path.exists(pub):
+            with open(pub) as f:
+                info = key_info(f.read())
+        elif os.path.exists(path) and run_keygen is not None:
+            text = run_keygen(path)
+            info = key_info(text) if text else None
+        key_type, bits = info if info else (None, None)
+        exists = os.path.exists(path)
+        keys.append(dict(path=path, exists=exists, type=key_type, bits=bits,
+                         fips_usable=bool(info) and exists
+                         and algorithms.key_is_fips_usable(key_type, bits)))
+    return keys
