@@ -51,6 +51,16 @@ def _env(tmp_path, **extra):
 
 
 @pytest.fixture
+def ansible_env(tmp_path):
+    """The environment the Ansible commands of these tests run with (plus ``extra``)."""
+
+    def env(**extra):
+        return _env(tmp_path, **extra)
+
+    return env
+
+
+@pytest.fixture
 def playbook(tmp_path):
     """Run tests/integration/playbooks/NAME with extra vars; JSON callback unless told."""
 

@@ -1,0 +1,495 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: flatcar.fips contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: fips_facts
+short_description: Where a Flatcar host stands on FIPS mode, layer by layer
+version_added: 0.1.0
+description:
+  - Returns C(ansible_facts.flatcar_fips) with, for each of the four layers of FIPS mode on Flatcar
+    Container Linux, what is B(configured) on disk and what is B(effective) in the running system,
+    an overall RV(ansible_facts.flatcar_fips.status) and a list of problems.
+  - "kernel: C(/proc/sys/crypto/fips_enabled), C(/proc/cmdline), and the arguments the OEM
+    C(grub.cfg) configures (read as GRUB evaluates it, the same parser as
+    M(flatcar.fips.kernel_args))."
+  - "OpenSSL: the version, whether C(fipsmodule.cnf) verifies against C(fips.so), what
+    C(openssl.cnf) activates, and what the real C(openssl) does with it: the fips provider listed as
+    C(active), MD5 refused, SHA-256 working."
+  - "sshd: the effective algorithm lists (C(sshd -T)), the ones that are not FIPS-approved, the host
+    keys and whether each is FIPS-usable, and the files sshd actually reads."
+  - "LUKS: every LUKS device with the PBKDF of each keyslot, read from the headers directly; and
+    whether cryptsetup would run in FIPS mode."
+  - Read-only, one module run per host, a handful of short commands. Never fails on a partial or
+    non-Flatcar host; what cannot be known is C(null) with a reason in C(errors).
+author:
+  - flatcar.fips contributors (!UNKNOWN)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.facts
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  facts:
+    support: full
+  platform:
+    platforms: posix
+options:
+  gather:
+    description: The layers to look at.
+    type: list
+    elements: str
+    choices: [kernel, openssl, sshd, luks]
+    default: [kernel, openssl, sshd, luks]
+  grub_cfg:
+    description: The OEM C(grub.cfg). Defaults to C(/oem/grub.cfg), or C(/usr/share/oem/grub.cfg) on
+      releases without C(/oem).
+    type: path
+  proc_cmdline:
+    description: The running kernel's command line.
+    type: path
+    default: /proc/cmdline
+  fips_enabled_path:
+    description: The kernel's FIPS flag.
+    type: path
+    default: /proc/sys/crypto/fips_enabled
+  openssl_cnf:
+    description: The OpenSSL configuration.
+    type: path
+    default: /etc/ssl/openssl.cnf
+  fipsmodule_cnf:
+    description: The FIPS module configuration.
+    type: path
+    default: /etc/ssl/fipsmodule.cnf
+  module:
+    description: The FIPS provider; defaults to C(fips.so) in OpenSSL's modules directory.
+    type: path
+  openssl:
+    description: The C(openssl) program; defaults to the one on C(PATH).
+    type: path
+  system_fips_path:
+    description: The C(/etc/system-fips) marker.
+    type: path
+    default: /etc/system-fips
+  sshd_config:
+    description: The main sshd configuration.
+    type: path
+    default: /etc/ssh/sshd_config
+  sshd:
+    description: The sshd program; defaults to C(sshd) on C(PATH) or in C(/usr/sbin).
+    type: path
+  luks_devices:
+    description: The devices (or image files) to look at for LUKS headers; by default every block
+      device in C(/sys/class/block).
+    type: list
+    elements: path
+  cryptsetup:
+    description: The cryptsetup program; defaults to the one on C(PATH).
+    type: path
+notes:
+  - Reading LUKS headers of block devices and C(sshd -T) need root (C(become)).
+seealso:
+  - module: flatcar.fips.kernel_args
+  - module: flatcar.fips.openssl_fips
+  - module: flatcar.fips.sshd_crypto
+  - module: flatcar.fips.luks_pbkdf
+"""
+
+EXAMPLES = r"""
+- name: Gather the FIPS state of the fleet
+  flatcar.fips.fips_facts:
+
+- name: Fail on hosts that are not fully in FIPS mode
+  ansible.builtin.assert:
+    that: ansible_facts.flatcar_fips.status == 'enabled'
+    fail_msg: "{{ ansible_facts.flatcar_fips.problems | map(attribute='message') | list }}"
+
+- name: Only the kernel and OpenSSL layers
+  flatcar.fips.fips_facts:
+    gather: [kernel, openssl]
+
+# Ad hoc, for an auditor:
+#   ansible flatcar -b -m flatcar.fips.fips_facts
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: Facts to add to ansible_facts.
+  returned: always
+  type: complex
+  contains:
+    flatcar_fips:
+      description: The FIPS state of the host.
+      returned: always
+      type: complex
+      contains:
+        status:
+          description:
+            - V(enabled) (every gathered layer is in FIPS mode and effective),
+              V(pending_reboot) (everything is configured but the running kernel is not in FIPS
+              mode yet), V(disabled) (no layer is configured for FIPS), V(partial) (anything
+              else).
+          type: str
+          sample: pending_reboot
+        problems:
+          description: What keeps the host from V(enabled), as C({id, layer, message,
+            remediation}).
+          type: list
+          elements: dict
+        kernel:
+          description: C(fips_enabled) (1, 0 or null without kernel FIPS support),
+            C(cmdline_args), C(configured_args), C(conditional_args), C(fips_configured),
+            C(fips_running), C(reboot_pending), C(grub_cfg).
+          type: dict
+        openssl:
+          description: C(version), C(module), C(module_present), C(fipsmodule_cnf) (present,
+            verified, generated by this collection), C(openssl_cnf) (what it activates),
+            C(provider_active), C(provider_version), C(md5_refused), C(sha256_works).
+          type: dict
+        system_fips_marker:
+          description: Whether C(/etc/system-fips) exists.
+          type: bool
+        sshd:
+          description: C(effective) lists by keyword, C(non_approved) by keyword, C(host_keys),
+            C(include_effective) (files sshd reads).
+          type: dict
+        luks:
+          description: C(devices) with their keyslots, C(argon2_keyslots) by device, C(unreadable).
+          type: dict
+        cryptsetup:
+          description: C(version) and C(fips_mode) (cryptsetup 2.6 or newer follows OpenSSL's
+            C(fips=yes) default property).
+          type: dict
+        errors:
+          description: Why a value is unknown, by layer.
+          type: dict
+        gathered:
+          description: The layers that were gathered.
+          type: list
+          elements: str
+        duration:
+          description: Seconds the module spent on the host.
+          type: float
+"""
+
+import os
+import re
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.flatcar.fips.plugins.module_utils import (
+    algorithms,
+    files,
+    grub_cfg,
+    luks2,
+    openssl_cli,
+    openssl_cnf,
+    ssh_keys,
+)
+from ansible_collections.flatcar.fips.plugins.module_utils import sshd_config as sc
+
+LAYERS = ["kernel", "openssl", "sshd", "luks"]
+GENERATED_MARKER = "# Generated by flatcar.fips.openssl_fips"
+
+
+def read(path):
+    try:
+        return files.read_text(path)
+    except files.FileError:
+        return None
+
+
+class Facts:
+    def __init__(self, module):
+        self.module = module
+        self.p = module.params
+        self.errors = {}
+        self.problems = []
+
+    def problem(self, pid, layer, message, remediation):
+        self.problems.append(dict(id=pid, layer=layer, message=message, remediation=remediation))
+
+    # --- kernel --------------------------------------------------------------------------
+
+    def kernel(self):
+        flag = read(self.p["fips_enabled_path"])
+        fips_enabled = None
+        if flag is None:
+            self.errors["kernel.fips_enabled"] = (
+                "%s is missing: the kernel has no FIPS support (CONFIG_CRYPTO_FIPS)"
+                % self.p["fips_enabled_path"])
+        else:
+            fips_enabled = 1 if flag.strip() == "1" else 0
+        cmdline = read(self.p["proc_cmdline"])
+        cmdline_args = grub_cfg.split_cmdline(cmdline) if cmdline is not None else None
+        path = self.p["grub_cfg"] or (
+            "/oem/grub.cfg" if os.path.isdir("/oem") else "/usr/share/oem/grub.cfg")
+        configured = conditional = None
+        text = read(path)
+        try:
+            cfg = grub_cfg.GrubCfg(text or "")
+            configured, conditional = cfg.configured_args(), cfg.conditional_args()
+        except grub_cfg.GrubCfgError as e:
+            self.errors["kernel.configured_args"] = "%s %s" % (path, e)
+        fips_configured = None if configured is None else "fips=1" in configured
+        reboot_pending = None
+        if fips_configured is not None and fips_enabled is not None:
+            reboot_pending = fips_configured != (fips_enabled == 1)
+        facts = dict(fips_enabled=fips_enabled, cmdline_args=cmdline_args,
+                     configured_args=configured, conditional_args=conditional,
+                     grub_cfg=path, grub_cfg_present=text is not None,
+                     fips_configured=fips_configured, fips_running=fips_enabled == 1,
+                     reboot_pending=reboot_pending)
+        if not fips_configured:
+            self.problem("kernel_fips_configured", "kernel",
+                         "fips=1 is not configured in %s" % path,
+                         "flatcar.fips.kernel_args with present: [fips=1], then reboot")
+        elif fips_enabled != 1:
+            self.problem("kernel_fips_running", "kernel",
+                         "fips=1 is configured but the running kernel is not in FIPS mode "
+                         "(fips_enabled=%s)" % fips_enabled, "reboot the host")
+        return facts
+
+    # --- openssl -------------------------------------------------------------------------
+
+    def openssl(self):
+        facts = dict(version=None, module=None, module_present=None, fipsmodule_cnf={},
+                     openssl_cnf={}, provider_active=None, provider_version=None,
+                     md5_refused=None, sha256_works=None)
+        openssl = self.p["openssl"] or self.module.get_bin_path("openssl")
+        if not openssl:
+            self.errors["openssl"] = "openssl was not found"
+            return facts
+        try:
+            facts["version"] = openssl_cli.version(self.module, openssl)[0]
+            fips_so = self.p["module"] or os.path.join(
+                openssl_cli.modules_dir(self.module, openssl), "fips.so")
+        except openssl_cli.OpenSSLRunError as e:
+            self.errors["openssl"] = str(e)
+            return facts
+        facts["module"] = fips_so
+        facts["module_present"] = os.path.isfile(fips_so)
+        fm_path = self.p["fipsmodule_cnf"]
+        fm_text = read(fm_path)
+        fm = dict(path=fm_path, present=fm_text is not None, verified=None,
+                  generated_by_collection=bool(fm_text and fm_text.startswith(GENERATED_MARKER)))
+        fipsmodule = None
+        if fm_text is not None:
+            try:
+                fipsmodule = openssl_cnf.OpenSSLCnf(fm_text)
+            except openssl_cnf.OpenSSLCnfError as e:
+                self.errors["openssl.fipsmodule_cnf"] = "%s %s" % (fm_path, e)
+            if facts["module_present"]:
+                fm["verified"] = openssl_cli.fipsinstall_verify(self.module, openssl, fips_so,
+                                                                fm_path)[0]
+        facts["fipsmodule_cnf"] = fm
+        cnf_path = self.p["openssl_cnf"]
+        cnf_text = read(cnf_path)
+        status = {}
+        if cnf_text is not None:
+            try:
+                status = openssl_cnf.fips_status(openssl_cnf.OpenSSLCnf(cnf_text), fm_path,
+                                                 fipsmodule, resolve=os.path.realpath)
+            except openssl_cnf.OpenSSLCnfError as e:
+                self.errors["openssl.openssl_cnf"] = "%s %s" % (cnf_path, e)
+        facts["openssl_cnf"] = dict(
+            path=cnf_path, present=cnf_text is not None, is_symlink=os.path.islink(cnf_path),
+            activates_fips="fips" in status.get("activated", []),
+            activates_base="base" in status.get("activated", []),
+            default_provider_active="default" in status.get("activated", []),
+            includes_fipsmodule=status.get("includes_fipsmodule", False),
+            default_properties_fips=status.get("default_properties_fips", False),
+            config_diagnostics=status.get("config_diagnostics"),
+            fips_configured=status.get("fips_enabled", False),
+        )
+        conf = cnf_path if cnf_text is not None else openssl_cli.EMPTY_CONF
+        check = openssl_cli.check_config(self.module, openssl, conf)
+        facts.update(provider_active=check["provider_active"],
+                     provider_version=check["fips_provider_version"],
+                     md5_refused=check["md5_refused"], sha256_works=check["sha256_works"])
+        if not facts["module_present"]:
+            self.problem("openssl_module_present", "openssl", "%s does not exist" % fips_so,
+                         "use an OpenSSL build with the FIPS provider (Flatcar ships one)")
+        if fm["present"] and fm["verified"] is False:
+            self.problem("openssl_fipsmodule_verified", "openssl",
+                         "%s does not verify against %s" % (fm_path, fips_so),
+                         "reboot into the updated /usr, or regenerate it with "
+                         "flatcar.fips.openssl_fips")
+        if not facts["openssl_cnf"]["fips_configured"]:
+            self.problem("openssl_configured", "openssl",
+                         "%s does not load only the fips and base providers" % cnf_path,
+                         "flatcar.fips.openssl_fips")
+        elif not check["provider_active"] or not check["md5_refused"]:
+            self.problem("openssl_effective", "openssl",
+                         "the fips provider is not active: %s" % "; ".join(check["errors"]),
+                         "check fips.so and fipsmodule.cnf (flatcar.fips.openssl_fips)")
+        if facts["openssl_cnf"]["fips_configured"] and not \
+                facts["openssl_cnf"]["default_properties_fips"]:
+            self.problem("openssl_default_properties", "openssl",
+                         "default_properties lacks fips=yes: cryptsetup stays out of FIPS mode",
+                         "flatcar.fips.openssl_fips with default_properties_fips: true")
+        return facts
+
+    def system_fips_marker(self):
+        return os.path.lexists(self.p["system_fips_path"])
+
+    # --- sshd ----------------------------------------------------------------------------
+
+    def sshd(self):
+        facts = dict(effective=None, non_approved=None, host_keys=None, include_effective=None)
+        sshd = self.p["sshd"] or self.module.get_bin_path("sshd", opt_dirs=["/usr/sbin"])
+        if not sshd:
+            self.errors["sshd"] = "sshd was not found"
+            return facts
+        main = self.p["sshd_config"]
+        try:
+            cfg = sc.Config(main, read)
+            facts["include_effective"] = [p for p, m in cfg.reads if m is None or m == "all"]
+        except sc.SshdConfigError as e:
+            self.errors["sshd.config"] = str(e)
+        rc, out, err = self.module.run_command([sshd, "-T", "-f", main])
+        if rc != 0:
+            self.errors["sshd"] = "sshd -T failed: %s" % (err or out).strip()
+            self.problem("sshd_config_valid", "sshd", "sshd -T rejects %s" % main,
+                         "fix the sshd configuration (sshd -t)")
+            return facts
+        raw = sc.parse_effective(out)
+        effective, bad = {}, {}
+        for keyword in algorithms.KEYWORDS:
+            values = [v for v in raw.get(keyword.lower(), "").split(",") if v]
+            effective[keyword] = values
+            wrong = algorithms.unapproved(keyword, values)
+            if wrong:
+                bad[keyword] = wrong
+        facts["effective"] = effective
+        facts["non_approved"] = bad
+        paths = [p.strip() for p in raw.get("hostkey", "").splitlines() if p.strip()]
+        facts["host_keys"] = ssh_keys.host_keys(paths)
+        if bad:
+            self.problem("sshd_algorithms", "sshd",
+                         "sshd offers algorithms that are not FIPS-approved: %s"
+                         % "; ".join("%s %s" % (k, ",".join(v)) for k, v in sorted(bad.items())),
+                         "flatcar.fips.sshd_crypto")
+        if not any(k["fips_usable"] for k in facts["host_keys"]):
+            self.problem("sshd_host_key", "sshd", "no FIPS-usable host key (ECDSA, RSA >= 2048)",
+                         "flatcar.fips.sshd_crypto with generate_host_keys: true")
+        return facts
+
+    # --- luks ----------------------------------------------------------------------------
+
+    def luks(self):
+        paths = self.p["luks_devices"] or luks2.block_devices()
+        found, unreadable = luks2.scan(paths)
+        devices = {}
+        for path, header in found.items():
+            devices[path] = dict(version=header["version"], uuid=header["uuid"],
+                                 keyslots={s: d["kdf"] for s, d in header["keyslots"].items()},
+                                 non_pbkdf2=luks2.non_pbkdf2(header))
+        argon2 = {p: d["non_pbkdf2"] for p, d in devices.items() if d["non_pbkdf2"]}
+        for path, slots in sorted(argon2.items()):
+            self.problem("luks_pbkdf2", "luks",
+                         "%s keyslots %s are not PBKDF2: they cannot be opened in FIPS mode"
+                         % (path, ",".join(slots)),
+                         "flatcar.fips.luks_pbkdf with state: pbkdf2 and the slot's key")
+        return dict(devices=devices, argon2_keyslots=argon2, unreadable=unreadable)
+
+    def cryptsetup(self, openssl_facts):
+        tool = self.p["cryptsetup"] or self.module.get_bin_path("cryptsetup")
+        version = None
+        if tool:
+            rc, out, _err = self.module.run_command([tool, "--version"])
+            m = re.search(r"(\d+\.\d+\.\d+)", out or "")
+            version = m.group(1) if rc == 0 and m else None
+        fips_mode = None
+        if version and openssl_facts:
+            major_minor = tuple(int(x) for x in version.split(".")[:2])
+            if major_minor >= (2, 6):
+                fips_mode = bool(openssl_facts["openssl_cnf"].get("default_properties_fips")
+                                 and openssl_facts["provider_active"])
+            else:
+                fips_mode = None
+                self.errors["cryptsetup"] = ("cryptsetup %s decides FIPS mode from the kernel "
+                                             "flag and /etc/system-fips" % version)
+        return dict(present=bool(tool), version=version, fips_mode=fips_mode)
+
+    # --- status --------------------------------------------------------------------------
+
+    def status(self, facts, gathered):
+        """enabled / pending_reboot / disabled / partial, from the effective state."""
+        ok = {}
+        kernel_configured = fips_running = openssl_configured = False
+        if "kernel" in gathered:
+            kernel_configured = bool(facts["kernel"]["fips_configured"])
+            fips_running = facts["kernel"]["fips_enabled"] == 1
+            ok["kernel"] = fips_running
+        if "openssl" in gathered:
+            o = facts["openssl"]
+            openssl_configured = bool(o["openssl_cnf"].get("fips_configured"))
+            ok["openssl"] = openssl_configured and bool(o["provider_active"]) \
+                and bool(o["md5_refused"])
+        if "sshd" in gathered:
+            ok["sshd"] = facts["sshd"]["non_approved"] == {}
+        if "luks" in gathered:
+            ok["luks"] = not facts["luks"]["argon2_keyslots"]
+        if all(ok.values()):
+            return "enabled"
+        others = all(v for layer, v in ok.items() if layer != "kernel")
+        if kernel_configured and not fips_running and others:
+            return "pending_reboot"
+        if not (kernel_configured or fips_running or openssl_configured):
+            return "disabled"
+        return "partial"
+
+    def run(self):
+        started = time.monotonic()
+        gathered = [layer for layer in LAYERS if layer in self.p["gather"]]
+        facts = {}
+        for layer in gathered:
+            try:
+                facts[layer] = getattr(self, layer)()
+            except OSError as e:  # never fail the whole module for one layer
+                self.errors[layer] = str(e)
+                facts[layer] = None
+        if "openssl" in gathered:
+            facts["system_fips_marker"] = self.system_fips_marker()
+        if "luks" in gathered:
+            facts["cryptsetup"] = self.cryptsetup(facts.get("openssl"))
+        complete = all(facts.get(layer) is not None for layer in gathered)
+        facts["status"] = self.status(facts, gathered) if complete else "partial"
+        facts["problems"] = self.problems
+        facts["errors"] = self.errors
+        facts["gathered"] = gathered
+        facts["duration"] = round(time.monotonic() - started, 3)
+        return facts
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            gather=dict(type="list", elements="str", choices=LAYERS, default=list(LAYERS)),
+            grub_cfg=dict(type="path"),
+            proc_cmdline=dict(type="path", default="/proc/cmdline"),
+            fips_enabled_path=dict(type="path", default="/proc/sys/crypto/fips_enabled"),
+            openssl_cnf=dict(type="path", default="/etc/ssl/openssl.cnf"),
+            fipsmodule_cnf=dict(type="path", default="/etc/ssl/fipsmodule.cnf"),
+            module=dict(type="path"),
+            openssl=dict(type="path"),
+            system_fips_path=dict(type="path", default="/etc/system-fips"),
+            sshd_config=dict(type="path", default="/etc/ssh/sshd_config"),
+            sshd=dict(type="path"),
+            luks_devices=dict(type="list", elements="path"),
+            cryptsetup=dict(type="path"),
+        ),
+        supports_check_mode=True,
+    )
+    facts = Facts(module).run()
+    module.exit_json(changed=False, ansible_facts=dict(flatcar_fips=facts))
+
+
+if __name__ == "__main__":
+    main()
