@@ -39,7 +39,7 @@ export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_FORCE_COLOR := 0
 
 .PHONY: help setup apt venv collection ansible-test-offline fips-so test static sanity lint ruff \
-        changelog-lint units integration e2e demo docs clean
+        changelog-lint units integration e2e demo docs bench clean
 
 help:
 	@echo "make test   - set up everything and run every test tier"
@@ -143,6 +143,10 @@ demo:
 	@echo "make demo needs the Flatcar-like VM testbed (tests/testbed), which has not landed yet."
 	@echo "Until then, 'make test' runs the modules against real files on this machine."
 	@exit 1
+
+# Benchmarks (not tests): results are recorded in docs/benchmarks.md.
+bench: setup
+	python bench/fips_facts_walltime.py 20
 
 docs: setup
 	ansible-doc -t module flatcar.fips.kernel_args

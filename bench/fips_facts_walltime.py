@@ -1,0 +1,74 @@
+# Copyright: flatcar.fips contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Benchmark (not a test): the wall time of flatcar.fips.fips_facts on the target.
+
+Builds a Flatcar-shaped host tree in FIPS mode on this machine (real fips.so from
+'make fips-so', a real sshd configuration, a LUKS2 image), then runs the module N times as the
+target would (python, module file, arguments file) and reports the module's own 'duration'
+fact and the process wall time: median, min, max. Results go to docs/benchmarks.md by hand.
+
+    make bench    (or: python bench/fips_facts_walltime.py [N])
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+from openssl_tree import STOCK, Tree, fipsinstall
+from sshd_layouts import Keys, Layout
+
+
+def main(runs):
+    work = tempfile.mkdtemp(prefix="flatcar-fips-bench-")
+    tree = Tree(os.path.join(work, "root"))
+    with open(STOCK) as f, open(tree.openssl_cnf, "w") as g:
+        g.write(f.read())
+    fipsinstall(tree.module, tree.fipsmodule_cnf)
+    keys = Keys(tempfile.mkdtemp(dir=work))
+    sshd = Layout(os.path.join(work, "sshd"), "stable", keys)
+    luks = os.path.join(work, "data.img")
+    with open(luks, "wb") as f:
+        f.truncate(32 * 1024 * 1024)
+    subprocess.run(["cryptsetup", "--batch-mode", "luksFormat", "--type", "luks2",
+                    "--pbkdf-force-iterations", "1000", "--pbkdf", "pbkdf2", "--key-file=-",
+                    luks], input=b"k", check=True, capture_output=True)
+    os.makedirs(os.path.join(work, "proc"))
+    for name, text in (("fips_enabled", "1\n"), ("cmdline", "root=LABEL=ROOT fips=1\n")):
+        with open(os.path.join(work, "proc", name), "w") as f:
+            f.write(text)
+    args = dict(ANSIBLE_MODULE_ARGS=dict(
+        proc_cmdline=os.path.join(work, "proc/cmdline"),
+        fips_enabled_path=os.path.join(work, "proc/fips_enabled"),
+        grub_cfg=os.path.join(work, "grub.cfg"),
+        openssl_cnf=tree.openssl_cnf, fipsmodule_cnf=tree.fipsmodule_cnf, module=tree.module,
+        system_fips_path=os.path.join(work, "system-fips"), sshd_config=sshd.main,
+        luks_devices=[luks]))
+    args_file = os.path.join(work, "args.json")
+    with open(args_file, "w") as f:
+        json.dump(args, f)
+    collections = os.path.join(work, "collections")
+    os.makedirs(os.path.join(collections, "ansible_collections", "flatcar"))
+    os.symlink(ROOT, os.path.join(collections, "ansible_collections", "flatcar", "fips"))
+    env = dict(os.environ, PYTHONPATH=collections, OPENSSL_MODULES=tree.modules)
+    module = os.path.join(ROOT, "plugins", "modules", "fips_facts.py")
+    durations, walls = [], []
+    for _run in range(runs):
+        start = time.monotonic()
+        out = subprocess.run([sys.executable, module, args_file], env=env, check=True,
+                             capture_output=True, text=True).stdout
+        walls.append(time.monotonic() - start)
+        durations.append(json.loads(out)["ansible_facts"]["flatcar_fips"]["duration"])
+    for label, values in (("module duration (s)", durations), ("process wall (s)", walls)):
+        print("%-20s median %.3f  min %.3f  max %.3f  (n=%d)" % (
+            label, statistics.median(values), min(values), max(values), len(values)))
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 20)
