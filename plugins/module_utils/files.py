@@ -15,6 +15,7 @@ written back exactly as they were read.
 
 import errno
 import os
+import re
 import tempfile
 
 ENCODING = "utf-8"
@@ -23,6 +24,37 @@ ERRORS = "surrogateescape"
 
 class FileError(Exception):
     """A file could not be read or written; the message says which and why."""
+
+
+class LineError(Exception):
+    """Something wrong on a line of a file: ``str()`` gives ``[path ]line N: message``."""
+
+    def __init__(self, message, lineno=None, path=None):
+        super().__init__(message)
+        self.message = message
+        self.lineno = lineno
+        self.path = path
+
+    def __str__(self):
+        where = self.path + " " if self.path else ""
+        if self.lineno is not None:
+            where += "line %d" % self.lineno
+        return (where.strip() + ": " if where.strip() else "") + self.message
+
+
+_EOL = re.compile(r"\r?\n")
+
+
+def split_lines(text):
+    """Split into ``(content, eol)`` pairs; only ``\\n`` and ``\\r\\n`` end a line, so every
+    byte survives a round trip (unlike ``str.splitlines``)."""
+    lines, pos = [], 0
+    for m in _EOL.finditer(text):
+        lines.append((text[pos:m.start()], m.group()))
+        pos = m.end()
+    if pos < len(text):
+        lines.append((text[pos:], ""))
+    return lines
 
 
 def read_text(path):

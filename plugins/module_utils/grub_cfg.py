@@ -31,13 +31,14 @@ Standard library only: this file runs on the managed host.
 import collections
 import re
 
+from ansible_collections.flatcar.fips.plugins.module_utils.files import LineError, split_lines
+
 VARIABLE = "linux_append"
 BASE_REFS = ("$linux_append", "${linux_append}")
 CONSOLIDATED_TEMPLATE = 'set linux_append="$linux_append %s"'
 
 # Ignition's kargs helper: unindented, double-quoted, nothing after the closing quote.
 _IGNITION_LINE = re.compile(r'^set linux_append="([^"]*)"$')
-_EOL = re.compile(r"\r?\n")
 # Characters an argument may not contain: they would need GRUB quoting or escaping, or they
 # would end the statement.
 _FORBIDDEN_ARG_CHARS = frozenset("\"'$\\;")
@@ -48,18 +49,8 @@ _BRACE_OPEN = frozenset(("function", "menuentry", "submenu"))
 _LEADING_KEYWORDS = frozenset(("then", "else", "do"))
 
 
-class GrubCfgError(Exception):
+class GrubCfgError(LineError):
     """A ``grub.cfg`` this module cannot evaluate or cannot safely rewrite."""
-
-    def __init__(self, message, lineno=None):
-        super().__init__(message)
-        self.message = message
-        self.lineno = lineno
-
-    def __str__(self):
-        if self.lineno is None:
-            return self.message
-        return "line %d: %s" % (self.lineno, self.message)
 
 
 Arg = collections.namedtuple("Arg", "word lineno conditional")
@@ -132,17 +123,6 @@ def split_cmdline(text):
     if started:
         words.append("".join(current))
     return words
-
-
-def split_lines(text):
-    """Split into ``(content, eol)`` pairs; only ``\\n`` and ``\\r\\n`` end a line."""
-    lines, pos = [], 0
-    for m in _EOL.finditer(text):
-        lines.append((text[pos:m.start()], m.group()))
-        pos = m.end()
-    if pos < len(text):
-        lines.append((text[pos:], ""))
-    return lines
 
 
 def _statements(text):

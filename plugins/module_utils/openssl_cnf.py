@@ -22,6 +22,8 @@ Standard library only: this file runs on the managed host.
 
 import re
 
+from ansible_collections.flatcar.fips.plugins.module_utils.files import LineError, split_lines
+
 DEFAULT = None  # the default section (keys before the first header)
 _SECTION = re.compile(r"^\s*\[\s*([^\]\s]+)\s*\]\s*(#.*)?$")
 _DIRECTIVE = re.compile(r"^\s*\.(include|pragma)\b\s*=?\s*(.*?)\s*$")
@@ -31,18 +33,8 @@ MARKER = "flatcar.fips"
 FIPS_COMMENT = "# FIPS mode (flatcar.fips.openssl_fips): fips and base providers only, fips=yes."
 
 
-class OpenSSLCnfError(Exception):
+class OpenSSLCnfError(LineError):
     """A configuration file OpenSSL itself would reject (or this parser cannot follow)."""
-
-    def __init__(self, message, lineno=None):
-        super().__init__(message)
-        self.message = message
-        self.lineno = lineno
-
-    def __str__(self):
-        if self.lineno is None:
-            return self.message
-        return "line %d: %s" % (self.lineno, self.message)
 
 
 def _strip_comment(text):
@@ -64,16 +56,6 @@ def _strip_comment(text):
         out.append(c)
         i += 1
     return "".join(out)
-
-
-def _split_lines(text):
-    lines, pos = [], 0
-    for m in re.finditer(r"\r?\n", text):
-        lines.append((text[pos:m.start()], m.group()))
-        pos = m.end()
-    if pos < len(text):
-        lines.append((text[pos:], ""))
-    return lines
 
 
 def _continues(text):
@@ -114,7 +96,7 @@ class OpenSSLCnf:
 
     @staticmethod
     def _parse(text):
-        physical = _split_lines(text)
+        physical = split_lines(text)
         out = []
         section = DEFAULT
         i = 0

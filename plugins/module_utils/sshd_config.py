@@ -27,31 +27,12 @@ import glob
 import os
 import re
 
-_EOL = re.compile(r"\r?\n")
+from ansible_collections.flatcar.fips.plugins.module_utils.files import LineError, split_lines
 
 
-class SshdConfigError(Exception):
+class SshdConfigError(LineError):
     def __init__(self, message, path=None, lineno=None):
-        super().__init__(message)
-        self.message = message
-        self.path = path
-        self.lineno = lineno
-
-    def __str__(self):
-        where = ""
-        if self.path:
-            where = self.path + (" line %d" % self.lineno if self.lineno else "") + ": "
-        return where + self.message
-
-
-def split_lines(text):
-    lines, pos = [], 0
-    for m in _EOL.finditer(text):
-        lines.append((text[pos:m.start()], m.group()))
-        pos = m.end()
-    if pos < len(text):
-        lines.append((text[pos:], ""))
-    return lines
+        super().__init__(message, lineno, path)
 
 
 def tokenize(line, path=None, lineno=None):

@@ -320,7 +320,7 @@ def main():
 
 
 def cfg_line(text, lineno):
-    lines = grub_cfg.split_lines(text or "")
+    lines = files.split_lines(text or "")
     if 0 < lineno <= len(lines):
         return lines[lineno - 1][0].strip()
     return ""

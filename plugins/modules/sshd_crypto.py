@@ -642,7 +642,7 @@ def main():
                                            "user=root,host=localhost,addr=127.0.0.1"]),
             force=dict(type="bool", default=False),
             generate_host_keys=dict(type="bool", default=False),
-            passwd_file=dict(type="path", default="/etc/passwd"),
+            passwd_file=dict(type="path", default="/etc/passwd", no_log=False),
             socket_activated=dict(type="bool"),
             backup=dict(type="bool", default=False),
         ),
