@@ -30,6 +30,10 @@ SANITY_ROOT := $(BUILD)/sanity/ansible_collections/flatcar/fips
 # cryptsetup for the LUKS tests on image files.
 APT_PACKAGES := grub-common openssl gcc make perl openssh-server openssh-client cryptsetup-bin
 FIPS_SO_DIR := $(CACHE)/fips-so
+# The VM testbed (tests/testbed): qemu under TCG, UEFI firmware, GRUB, image assembly tools.
+TESTBED_PACKAGES := qemu-system-x86 qemu-utils mmdebstrap ovmf grub-efi-amd64-bin grub-common \
+                    dosfstools gdisk mtools e2fsprogs openssh-client cryptsetup-bin openssl
+TESTBED_CACHE := $(CACHE)/testbed
 
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PYTHONPATH := $(COLLECTIONS)
@@ -39,7 +43,7 @@ export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_FORCE_COLOR := 0
 
 .PHONY: help setup apt venv collection ansible-test-offline fips-so test static sanity lint ruff \
-        changelog-lint units integration e2e demo docs bench clean
+        changelog-lint units integration e2e demo testbed-deps docs bench clean
 
 help:
 	@echo "make test   - set up everything and run every test tier"
@@ -131,18 +135,23 @@ units: setup
 integration: setup
 	pytest -q tests/integration
 
-# End-to-end tier: the Flatcar-like VM testbed. It does not exist yet, and this says so
-# loudly instead of passing silently.
-e2e:
-	@echo "################################################################################"
-	@echo "# e2e tier NOT RUN: the Flatcar-like VM testbed (tests/testbed) has not landed yet."
-	@echo "# Only static, unit and integration tiers ran."
-	@echo "################################################################################"
+# End-to-end tier: Flatcar-like VMs (tests/testbed) under qemu/TCG, both variants: the layout
+# is checked, the collection converges the VM into FIPS mode, a second converge changes nothing,
+# and the rebooted VM is verified from inside and outside.
+# Molecule scenarios live in extensions/molecule (default = stable layout, lts = legacy layout):
+# destroy, create, prepare (layout assertions), converge, idempotence, verify, destroy.
+e2e: setup testbed-deps
+	cd extensions && TESTBED_CACHE="$(TESTBED_CACHE)" molecule test -s default
+	cd extensions && TESTBED_CACHE="$(TESTBED_CACHE)" molecule test -s lts
 
-demo:
-	@echo "make demo needs the Flatcar-like VM testbed (tests/testbed), which has not landed yet."
-	@echo "Until then, 'make test' runs the modules against real files on this machine."
-	@exit 1
+# The main job: a Flatcar-like VM switched into FIPS mode and verified (see README).
+demo: setup testbed-deps
+	@start=$$(date +%s); \
+	bash tests/testbed/run-scenario.sh stable "$(TESTBED_CACHE)" "$(FIPS_SO_DIR)/current/fips.so"; \
+	echo "make demo: done in $$(( $$(date +%s) - start ))s"
+
+testbed-deps:
+	@$(MAKE) --no-print-directory apt APT_PACKAGES="$(TESTBED_PACKAGES)"
 
 # Benchmarks (not tests): results are recorded in docs/benchmarks.md.
 bench: setup

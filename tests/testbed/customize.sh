@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Turn a Debian bookworm root (ROOT) into a Flatcar look-alike where it matters for FIPS mode.
+#
+#   customize.sh VARIANT ROOT FIPS_SO PUBKEY OEM_DIR
+#
+# stable: OEM at /oem (/usr/share/oem -> /oem), fips.so + a shipped fipsmodule.cnf, openssl.cnf a
+#         regular file, sshd_config with the Include near the end + 50-flatcar-sshd.conf.
+# lts:    OEM at /usr/share/oem, no shipped fipsmodule.cnf, openssl.cnf a symlink into /usr,
+#         sshd_config a symlink into /usr without Include, 50-flatcar-sshd.conf with chacha20.
+set -euo pipefail
+
+variant=$1 root=$2 fips_so=$3 pubkey=$4 oem=$5
+files=$(cd "$(dirname "$0")" && pwd)/files
+
+# --- disks: ROOT, OEM; /usr read-only at runtime ----------------------------------------------
+if [ "$variant" = stable ]; then oem_mount=/oem; else oem_mount=/usr/share/oem; fi
+mkdir -p "$root$oem_mount"
+if [ "$variant" = stable ]; then ln -sfn /oem "$root/usr/share/oem"; fi
+cat > "$root/etc/fstab" <<EOF
+LABEL=ROOT / ext4 defaults 0 1
+LABEL=OEM $oem_mount ext4 defaults 0 2
+EOF
+# /usr read-only once booted (a bind mount made by a unit: an fstab line would be mounted by the
+# initramfs from its own /usr)
+mkdir -p "$root/etc/systemd/system/local-fs.target.wants"
+install -m 0644 "$files/usr-readonly.service" "$root/etc/systemd/system/usr-readonly.service"
+ln -sfn /etc/systemd/system/usr-readonly.service \
+    "$root/etc/systemd/system/local-fs.target.wants/usr-readonly.service"
+mkdir -p "$oem"
+install -m 0644 "$files/oem-grub.cfg" "$oem/grub.cfg"
+
+# --- OpenSSL: fips.so where Flatcar has it -----------------------------------------------------
+modules_dir=$(ls -d "$root"/usr/lib/x86_64-linux-gnu/ossl-modules)
+install -D -m 0755 "$fips_so" "$root/usr/lib64/ossl-modules/fips.so"
+ln -sfn /usr/lib64/ossl-modules/fips.so "$modules_dir/fips.so"
+if [ "$variant" = stable ]; then
+    # generated at image build, as Flatcar does
+    OPENSSL_CONF=/dev/null openssl fipsinstall -module "$root/usr/lib64/ossl-modules/fips.so" \
+        -out "$root/etc/ssl/fipsmodule.cnf" >/dev/null 2>&1
+else
+    mkdir -p "$root/usr/share/ssl"
+    mv "$root/etc/ssl/openssl.cnf" "$root/usr/share/ssl/openssl.cnf"
+    ln -s ../../usr/share/ssl/openssl.cnf "$root/etc/ssl/openssl.cnf"
+fi
+
+# --- sshd: Flatcar's layout, socket-activated, one sshd per connection ------------------------
+mkdir -p "$root/etc/systemd/system/sockets.target.wants" \
+         "$root/etc/systemd/system/multi-user.target.wants"
+install -m 0644 "$files/sshd.socket" "$root/etc/systemd/system/sshd.socket"
+install -m 0644 "$files/sshd@.service" "$root/etc/systemd/system/sshd@.service"
+install -m 0644 "$files/tmpfiles-sshd.conf" "$root/etc/tmpfiles.d/sshd.conf"
+ln -sfn /etc/systemd/system/sshd.socket "$root/etc/systemd/system/sockets.target.wants/sshd.socket"
+rm -f "$root/etc/systemd/system/sockets.target.wants/ssh.socket" \
+      "$root/etc/systemd/system/multi-user.target.wants/ssh.service" \
+      "$root/etc/systemd/system/sshd.service"
+rm -f "$root"/etc/ssh/sshd_config.d/*
+if [ "$variant" = stable ]; then
+    install -m 0600 "$files/sshd_config" "$root/etc/ssh/sshd_config"
+    install -m 0644 "$files/50-flatcar-sshd.conf" "$root/etc/ssh/sshd_config.d/50-flatcar-sshd.conf"
+else
+    mkdir -p "$root/usr/share/ssh"
+    # the legacy /usr/share/ssh/sshd_config: Flatcar's settings and crypto lists inline, no Include
+    { grep -v '^Include' "$files/sshd_config"; grep -v -i '^HostkeyAlgorithms' \
+        "$files/50-flatcar-sshd.conf"; cat "$files/lts-crypto.conf"; } \
+        > "$root/usr/share/ssh/sshd_config"
+    rm -f "$root/etc/ssh/sshd_config"
+    ln -s ../../usr/share/ssh/sshd_config "$root/etc/ssh/sshd_config"
+    cat "$files/50-flatcar-sshd.conf" "$files/lts-crypto.conf" \
+        > "$root/etc/ssh/sshd_config.d/50-flatcar-sshd.conf"
+fi
+
+# --- users: core with passwordless sudo, the test key for core and root ------------------------
+chroot "$root" useradd -m -s /bin/bash -G sudo core
+echo 'core ALL=(ALL) NOPASSWD: ALL' > "$root/etc/sudoers.d/core"
+chmod 0440 "$root/etc/sudoers.d/core"
+for home in "$root/home/core" "$root/root"; do
+    install -d -m 0700 "$home/.ssh"
+    install -m 0600 "$pubkey" "$home/.ssh/authorized_keys"
+done
+chroot "$root" chown -R core:core /home/core/.ssh
+
+# --- network, name, machine id -----------------------------------------------------------------
+install -m 0644 "$files/10-dhcp.network" "$root/etc/systemd/network/10-dhcp.network"
+ln -sfn /lib/systemd/system/systemd-networkd.service \
+    "$root/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"
+echo flatcar-testbed > "$root/etc/hostname"
+: > "$root/etc/machine-id"
+
+# --- LUKS: one argon2id volume (as formatted on a non-FIPS host) and one pbkdf2 ---------------
+install -d -m 0700 "$root/var/lib/luks" "$root/etc/luks"
+for kind in argon2id pbkdf2; do
+    printf 'testbed-%s' "$kind" > "$root/etc/luks/$kind.key"
+    chmod 0600 "$root/etc/luks/$kind.key"
+    truncate -s 32M "$root/var/lib/luks/$kind.img"
+    if [ "$kind" = argon2id ]; then
+        cost=(--pbkdf argon2id --pbkdf-memory 65536 --pbkdf-parallel 1 --pbkdf-force-iterations 4)
+    else
+        cost=(--pbkdf pbkdf2 --pbkdf-force-iterations 100000)
+    fi
+    cryptsetup --batch-mode luksFormat --type luks2 "${cost[@]}" \
+        --key-file "$root/etc/luks/$kind.key" "$root/var/lib/luks/$kind.img"
+done
+
+# --- record what this is -----------------------------------------------------------------------
+cat > "$root/etc/flatcar-testbed" <<EOF
+variant=$variant
+python=/usr/bin/python3
+fips_so=/usr/lib64/ossl-modules/fips.so
+EOF

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Run a throwaway VM from the cached testbed image (see tests/testbed/README.md).
+#
+#   vm.sh start IMAGE_DIR RUN_DIR [PORT]   boot a qcow2 overlay of IMAGE_DIR/disk.img (TCG)
+#   vm.sh wait RUN_DIR [TIMEOUT]           wait until SSH answers (default 600 s)
+#   vm.sh ssh RUN_DIR COMMAND...           run a command as core
+#   vm.sh stop RUN_DIR                     stop it by PID and delete the overlay
+#
+# SSH is forwarded from 127.0.0.1:PORT only; the guest network is restricted (no outside access).
+# RUN_DIR holds overlay.qcow2, OVMF_VARS.fd, qemu.pid, serial.log, port, and the ssh key.
+set -euo pipefail
+
+cmd=${1:?start|wait|ssh|stop}
+shift
+log() { printf '[vm %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+ovmf_code() {
+    for f in /usr/share/OVMF/OVMF_CODE_4M.fd /usr/share/OVMF/OVMF_CODE.fd; do
+        [ -f "$f" ] && { echo "$f"; return; }
+    done
+    log "ERROR: OVMF firmware not found (apt-get install ovmf)"; exit 1
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+ssh_opts() {
+    local run=$1
+    echo -i "$run/id_ecdsa" -p "$(cat "$run/port")" -F /dev/null -o BatchMode=yes \
+        -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+        -o ConnectTimeout=10 -o LogLevel=ERROR
+}
+
+case $cmd in
+start)
+    image=${1:?IMAGE_DIR} run=${2:?RUN_DIR} port=${3:-$(free_port)}
+    mkdir -p "$run"
+    qemu-img create -q -f qcow2 -b "$image/disk.img" -F raw "$run/overlay.qcow2"
+    code=$(ovmf_code)
+    cp "${code/CODE/VARS}" "$run/OVMF_VARS.fd"
+    install -m 0600 "$image/id_ecdsa" "$run/id_ecdsa"
+    echo "$port" > "$run/port"
+    qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 1536 -M q35 \
+        -nodefaults -display none -daemonize -pidfile "$run/qemu.pid" \
+        -drive if=pflash,format=raw,readonly=on,file="$code" \
+        -drive if=pflash,format=raw,file="$run/OVMF_VARS.fd" \
+        -drive file="$run/overlay.qcow2",format=qcow2,if=virtio \
+        -netdev user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:"$port"-:22 \
+        -device virtio-net-pci,netdev=n0 \
+        -serial file:"$run/serial.log"
+    log "started (pid $(cat "$run/qemu.pid"), ssh on 127.0.0.1:$port)"
+    ;;
+wait)
+    run=${1:?RUN_DIR} timeout=${2:-600}
+    start=$SECONDS
+    # shellcheck disable=SC2046
+    until ssh $(ssh_opts "$run") core@127.0.0.1 true 2>/dev/null; do
+        if grep -q "Kernel panic" "$run/serial.log" 2>/dev/null; then
+            log "ERROR: the guest kernel panicked:"; tail -n 40 "$run/serial.log" >&2
+            exit 1
+        fi
+        if ! kill -0 "$(cat "$run/qemu.pid")" 2>/dev/null; then
+            log "ERROR: qemu exited; end of the serial console:"; tail -n 40 "$run/serial.log" >&2
+            exit 1
+        fi
+        if (( SECONDS - start > timeout )); then
+            log "ERROR: no SSH after ${timeout}s; end of the serial console:"
+            tail -n 40 "$run/serial.log" >&2
+            exit 1
+        fi
+        sleep 2
+    done
+    log "SSH answers after $(( SECONDS - start ))s"
+    ;;
+ssh)
+    run=${1:?RUN_DIR}; shift
+    # shellcheck disable=SC2046
+    exec ssh $(ssh_opts "$run") core@127.0.0.1 "$@"
+    ;;
+stop)
+    run=${1:?RUN_DIR}
+    if [ -f "$run/qemu.pid" ]; then
+        pid=$(cat "$run/qemu.pid")
+        if kill -0 "$pid" 2>/dev/null; then
+            kill "$pid"
+            for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+            kill -9 "$pid" 2>/dev/null || true
+        fi
+        rm -f "$run/qemu.pid"
+        log "stopped"
+    fi
+    rm -f "$run/overlay.qcow2" "$run/OVMF_VARS.fd"
+    ;;
+*)
+    echo "usage: vm.sh start|wait|ssh|stop ..." >&2; exit 2 ;;
+esac
