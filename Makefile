@@ -71,7 +71,9 @@ apt:
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements-dev.txt
+# The path carries a hash of requirements-dev.txt, so a change makes a new virtualenv; no
+# dependency on the file's mtime (a fresh clone would rebuild it for nothing).
+$(VENV)/.installed:
 	@echo "Creating virtualenv $(VENV)"
 	rm -rf "$(VENV)"
 	$(PYTHON) -m venv "$(VENV)"

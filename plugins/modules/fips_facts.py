@@ -211,6 +211,11 @@ class Facts:
         self.errors = {}
         self.problems = []
 
+    def tool(self, name, given, opt_dirs=None):
+        """The program's path, or None: a missing program is a fact here, never a failure."""
+        path = given or self.module.get_bin_path(name, opt_dirs=opt_dirs or [])
+        return path if path and os.path.isfile(path) and os.access(path, os.X_OK) else None
+
     def problem(self, pid, layer, message, remediation):
         self.problems.append(dict(id=pid, layer=layer, message=message, remediation=remediation))
 
@@ -261,9 +266,9 @@ class Facts:
         facts = dict(version=None, module=None, module_present=None, fipsmodule_cnf={},
                      openssl_cnf={}, provider_active=None, provider_version=None,
                      md5_refused=None, sha256_works=None)
-        openssl = self.p["openssl"] or self.module.get_bin_path("openssl")
+        openssl = self.tool("openssl", self.p["openssl"])
         if not openssl:
-            self.errors["openssl"] = "openssl was not found"
+            self.errors["openssl"] = "openssl was not found (%s)" % (self.p["openssl"] or "PATH")
             return facts
         try:
             facts["version"] = openssl_cli.version(self.module, openssl)[0]
@@ -342,9 +347,9 @@ class Facts:
 
     def sshd(self):
         facts = dict(effective=None, non_approved=None, host_keys=None, include_effective=None)
-        sshd = self.p["sshd"] or self.module.get_bin_path("sshd", opt_dirs=["/usr/sbin"])
+        sshd = self.tool("sshd", self.p["sshd"], ["/usr/sbin"])
         if not sshd:
-            self.errors["sshd"] = "sshd was not found"
+            self.errors["sshd"] = "sshd was not found (%s)" % (self.p["sshd"] or "PATH")
             return facts
         main = self.p["sshd_config"]
         try:
@@ -399,7 +404,7 @@ class Facts:
         return dict(devices=devices, argon2_keyslots=argon2, unreadable=unreadable)
 
     def cryptsetup(self, openssl_facts):
-        tool = self.p["cryptsetup"] or self.module.get_bin_path("cryptsetup")
+        tool = self.tool("cryptsetup", self.p["cryptsetup"])
         version = None
         if tool:
             rc, out, _err = self.module.run_command([tool, "--version"])

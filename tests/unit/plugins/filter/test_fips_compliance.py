@@ -1,0 +1,119 @@
+# Copyright: flatcar.fips contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The compliance filter: pass, fail, missing data, layers not gathered, user checks."""
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.flatcar.fips.plugins.filter import fips_compliance as fc
+from ansible_collections.flatcar.fips.plugins.filter import fips_report as fr
+
+ENABLED = {
+    "gathered": ["kernel", "openssl", "sshd", "luks"],
+    "kernel": {"fips_configured": True, "fips_enabled": 1},
+    "openssl": {"module_present": True, "fipsmodule_cnf": {"verified": True},
+                "openssl_cnf": {"fips_configured": True, "default_properties_fips": True},
+                "provider_active": True, "md5_refused": True},
+    "system_fips_marker": True,
+    "sshd": {"non_approved": {}, "host_keys": [{"path": "/k", "fips_usable": True}]},
+    "luks": {"argon2_keyslots": {}},
+    "cryptsetup": {"fips_mode": True},
+}
+
+
+def by_id(results):
+    return {r["id"]: r for r in results}
+
+
+def test_shipped_checks_all_pass_on_an_enabled_host():
+    results = fc.fips_compliance(ENABLED)
+    assert len(results) == len(fc.default_checks()) >= 12
+    assert all(r["passed"] is True for r in results), [r for r in results if not r["passed"]]
+
+
+def test_failures_say_what_was_found():
+    facts = dict(ENABLED, kernel={"fips_configured": True, "fips_enabled": 0},
+                 sshd={"non_approved": {"Ciphers": ["chacha20-poly1305@openssh.com"]},
+                       "host_keys": [{"fips_usable": False}]})
+    results = by_id(fc.fips_compliance(facts))
+    assert results["kernel_fips_running"]["passed"] is False
+    assert results["kernel_fips_running"]["reason"] == "expected 1, found 0"
+    assert results["sshd_algorithms"]["passed"] is False
+    assert results["sshd_host_key"]["passed"] is False
+    assert results["kernel_fips_configured"]["passed"] is True
+
+
+def test_true_is_not_one():
+    check = dict(id="x", layer="kernel", title="t", query="kernel.fips_enabled", expect=True,
+                 remediation="r")
+    assert fc.fips_compliance(ENABLED, checks=[check])[0]["passed"] is False
+
+
+def test_missing_data_is_unknown_never_a_pass():
+    facts = dict(ENABLED, kernel={"fips_configured": True, "fips_enabled": None}, sshd={})
+    results = by_id(fc.fips_compliance(facts))
+    assert results["kernel_fips_running"]["passed"] is None
+    assert "no data" in results["kernel_fips_running"]["reason"]
+    # length(null) is a JMESPath error: unknown too
+    assert results["sshd_host_key"]["passed"] is None
+    assert "cannot be evaluated" in results["sshd_host_key"]["reason"]
+
+
+def test_layers_not_gathered_are_unknown():
+    facts = {k: v for k, v in ENABLED.items() if k not in ("sshd", "luks", "cryptsetup")}
+    facts["gathered"] = ["kernel", "openssl"]
+    results = by_id(fc.fips_compliance(facts))
+    assert results["sshd_algorithms"]["passed"] is None
+    assert results["sshd_algorithms"]["reason"] == "the sshd layer was not gathered"
+    assert results["kernel_fips_running"]["passed"] is True
+
+
+def test_extra_checks_add_and_replace():
+    extra = [dict(id="aes256_only", layer="sshd", title="AES-256 only",
+                  query="sshd.effective.Ciphers", expect=["aes256-gcm@openssh.com"],
+                  remediation="sshd_crypto policy"),
+             dict(id="system_fips_marker", layer="openssl", title="no marker wanted",
+                  query="system_fips_marker", expect=False, remediation="-")]
+    facts = dict(ENABLED, sshd=dict(ENABLED["sshd"], effective={"Ciphers":
+                                                                ["aes256-gcm@openssh.com"]}))
+    results = fc.fips_compliance(facts, extra_checks=extra)
+    assert results[-1]["id"] == "aes256_only" and results[-1]["passed"] is True
+    marker = by_id(results)["system_fips_marker"]
+    assert marker["title"] == "no marker wanted" and marker["passed"] is False
+    assert len(results) == len(fc.default_checks()) + 1
+
+
+def test_hostvars_shape_is_accepted():
+    assert fc.fips_compliance({"flatcar_fips": ENABLED})[0]["passed"] is True
+
+
+@pytest.mark.parametrize(("facts", "checks", "message"), [
+    ("not a dict", None, "expects ansible_facts.flatcar_fips"),
+    (ENABLED, [{"id": "x"}], "lacks layer, title, query, expect, remediation"),
+    (ENABLED, ["x"], "must be a dict"),
+])
+def test_bad_input(facts, checks, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        fc.fips_compliance(facts, checks=checks)
+
+
+def test_report_assembles_hosts_and_totals():
+    results = fc.fips_compliance(ENABLED)
+    failing = fc.fips_compliance(dict(ENABLED, kernel={"fips_configured": False,
+                                                       "fips_enabled": 0}))
+    hostvars = {
+        "a": {"ansible_facts": {"flatcar_fips": dict(ENABLED, status="enabled", problems=[])},
+              "fips_report_results": results},
+        "b": {"ansible_facts": {"flatcar_fips": dict(ENABLED, status="partial", problems=[])},
+              "fips_report_results": failing},
+        "c": {},
+    }
+    report = fr.fips_report(["a", "b", "c"], hostvars)
+    assert report["hosts"]["a"]["layers"] == dict(kernel="pass", openssl="pass", sshd="pass",
+                                                  luks="pass")
+    assert report["hosts"]["b"]["layers"]["kernel"] == "fail"
+    assert report["hosts"]["c"]["status"] == "unknown"
+    assert report["hosts"]["c"]["layers"]["kernel"] == "unknown"
+    assert report["totals"]["hosts"] == 3 and report["totals"]["enabled"] == 1
+    assert report["totals"]["failed"] == 2
+    assert report["totals"]["checks"] == len(results) * 2

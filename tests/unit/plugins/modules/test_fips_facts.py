@@ -1,0 +1,104 @@
+# Copyright: flatcar.fips contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""fips_facts through AnsibleModule, one layer at a time, on real-shaped files; a partial or
+non-Flatcar host gives null with a reason, never a failure."""
+
+import subprocess
+
+import pytest
+
+from ansible_collections.flatcar.fips.plugins.modules import fips_facts
+
+QEMU_FIPS = ('set oem_id="qemu"\nset linux_append="$linux_append flatcar.autologin fips=1"\n')
+
+
+def facts_of(run_module, **args):
+    r = run_module(fips_facts.main, args)
+    assert r["_rc"] == 0 and r["changed"] is False, r
+    return r["ansible_facts"]["flatcar_fips"]
+
+
+@pytest.fixture
+def kernel_files(tmp_path):
+    (tmp_path / "grub.cfg").write_text(QEMU_FIPS)
+    (tmp_path / "cmdline").write_text("root=LABEL=ROOT flatcar.autologin\n")
+    (tmp_path / "fips_enabled").write_text("0\n")
+    return dict(grub_cfg=str(tmp_path / "grub.cfg"), proc_cmdline=str(tmp_path / "cmdline"),
+                fips_enabled_path=str(tmp_path / "fips_enabled"), gather=["kernel"])
+
+
+def test_kernel_pending_reboot(run_module, kernel_files):
+    facts = facts_of(run_module, **kernel_files)
+    kernel = facts["kernel"]
+    assert kernel["configured_args"] == ["flatcar.autologin", "fips=1"]
+    assert kernel["fips_configured"] is True and kernel["fips_enabled"] == 0
+    assert kernel["reboot_pending"] is True
+    assert facts["status"] == "pending_reboot"
+    assert [p["id"] for p in facts["problems"]] == ["kernel_fips_running"]
+    assert facts["gathered"] == ["kernel"]
+
+
+def test_kernel_enabled(run_module, kernel_files, tmp_path):
+    (tmp_path / "fips_enabled").write_text("1\n")
+    (tmp_path / "cmdline").write_text("root=LABEL=ROOT flatcar.autologin fips=1\n")
+    facts = facts_of(run_module, **kernel_files)
+    assert facts["status"] == "enabled" and facts["problems"] == []
+    assert facts["kernel"]["reboot_pending"] is False
+
+
+def test_kernel_without_fips_support(run_module, kernel_files, tmp_path):
+    (tmp_path / "fips_enabled").unlink()
+    facts = facts_of(run_module, **kernel_files)
+    assert facts["kernel"]["fips_enabled"] is None
+    assert "CONFIG_CRYPTO_FIPS" in facts["errors"]["kernel.fips_enabled"]
+    assert facts["kernel"]["reboot_pending"] is None
+
+
+def test_unparsable_grub_cfg_is_reported_not_fatal(run_module, kernel_files, tmp_path):
+    (tmp_path / "grub.cfg").write_text('set linux_append="$linux_append $x"\n')
+    facts = facts_of(run_module, **kernel_files)
+    assert facts["kernel"]["configured_args"] is None
+    assert "line 1" in facts["errors"]["kernel.configured_args"]
+
+
+def test_no_oem_grub_cfg(run_module, kernel_files, tmp_path):
+    (tmp_path / "grub.cfg").unlink()
+    facts = facts_of(run_module, **kernel_files)
+    assert facts["kernel"]["grub_cfg_present"] is False
+    assert facts["kernel"]["fips_configured"] is False
+    assert facts["status"] == "disabled"
+
+
+def test_openssl_missing(run_module, tmp_path):
+    facts = facts_of(run_module, gather=["openssl"], openssl=str(tmp_path / "no-openssl"))
+    assert facts["openssl"]["provider_active"] is None
+    assert facts["errors"]["openssl"]
+
+
+def test_sshd_missing(run_module, tmp_path):
+    facts = facts_of(run_module, gather=["sshd"], sshd=str(tmp_path / "no-sshd"),
+                     sshd_config=str(tmp_path / "sshd_config"))
+    assert facts["sshd"]["effective"] is None
+    assert "sshd" in facts["errors"]
+
+
+def test_luks_headers(run_module, tmp_path):
+    images = []
+    for kdf in ("argon2id", "pbkdf2"):
+        path = tmp_path / ("%s.img" % kdf)
+        with open(path, "wb") as f:
+            f.truncate(32 * 1024 * 1024)
+        cost = ["--pbkdf-memory", "32", "--pbkdf-parallel", "1", "--pbkdf-force-iterations",
+                "4"] if kdf == "argon2id" else ["--pbkdf-force-iterations", "1000"]
+        subprocess.run(["cryptsetup", "--batch-mode", "luksFormat", "--type", "luks2", "--pbkdf",
+                        kdf, *cost, "--key-file=-", str(path)], input=b"k", check=True,
+                       capture_output=True)
+        images.append(str(path))
+    (tmp_path / "plain.img").write_bytes(b"\0" * 8192)
+    facts = facts_of(run_module, gather=["luks"],
+                     luks_devices=[*images, str(tmp_path / "plain.img")])
+    assert facts["luks"]["argon2_keyslots"] == {images[0]: ["0"]}
+    assert facts["luks"]["devices"][images[1]]["keyslots"] == {"0": "pbkdf2"}
+    assert str(tmp_path / "plain.img") not in facts["luks"]["devices"]
+    assert [p["id"] for p in facts["problems"]] == ["luks_pbkdf2"]
+    assert facts["cryptsetup"]["version"]
