@@ -1,6 +1,11 @@
 # Copyright: flatcar.fips contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The compliance filter: pass, fail, missing data, layers not gathered, user checks."""
+"""The compliance filter: pass, fail, missing data, layers not gathered, user checks.
+
+Controller-side code: 'make units' runs this directory in its own pytest process, because
+importing ansible's controller packages (ansible.errors) switches module_utils' warnings to the
+controller's display, which would hide the warnings the in-process module tests assert on.
+"""
 
 import pytest
 from ansible.errors import AnsibleFilterError
