@@ -354,7 +354,7 @@ class GrubCfg:
 
         consolidated_lines = {a.index for a in self.assignments if a.consolidatable}
         consolidated = [a.word for a in kept
-                        if not a.conditional and self._line_of(a) in consolidated_lines] + added
+                        if not a.conditional and a.lineno - 1 in consolidated_lines] + added
         out = []
         for index, (line, eol) in enumerate(self.lines):
             if index in consolidated_lines:
@@ -374,9 +374,6 @@ class GrubCfg:
         if expected != actual:
             raise GrubCfgError(self._explain(expected, actual, before))
         return Edit(self, new_text, after, [a.word for a in removed], added)
-
-    def _line_of(self, arg):
-        return arg.lineno - 1
 
     def _explain(self, expected, actual, before):
         gained = actual - expected

@@ -41,6 +41,7 @@ notes:
     replaces the live file.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.backup
 attributes:
   check_mode:
     support: full
@@ -76,12 +77,6 @@ options:
         C(/usr/share/oem) is a symlink to it), otherwise C(/usr/share/oem/grub.cfg).
       - A symlink is followed; the file it points to is replaced.
     type: path
-  backup:
-    description:
-      - Create a backup file including the timestamp information so you can get the original file
-        back if you somehow clobbered it incorrectly.
-    type: bool
-    default: false
   proc_cmdline:
     description:
       - Where to read the running kernel's command line from. Only tests need to change this.

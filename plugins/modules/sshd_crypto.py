@@ -41,6 +41,7 @@ author:
   - flatcar.fips contributors (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.backup
 attributes:
   check_mode:
     support: full
@@ -118,12 +119,6 @@ options:
       - Whether sshd is socket-activated (then no reload is needed). By default, detected from
         systemd's C(sshd.socket) being enabled.
     type: bool
-  backup:
-    description:
-      - Create a backup file including the timestamp information so you can get the original file
-        back if you somehow clobbered it incorrectly.
-    type: bool
-    default: false
 notes:
   - A user who logs in only with an C(ssh-ed25519) key is reported in
     RV(users_without_fips_key) but not blocked here; the M(flatcar.fips.fips_mode) role refuses
