@@ -66,3 +66,37 @@ def host_keys(paths, run_keygen=None):
                          fips_usable=bool(info) and exists
                          and algorithms.key_is_fips_usable(key_type, bits)))
     return keys
+
+
+def authorized_keys(passwd_text, patterns, read):
+    """Each user's authorized keys: ``{user: [(type, bits), ...]}`` for users that have any.
+
+    ``patterns`` are sshd's effective ``AuthorizedKeysFile`` values (``%h``, ``%u``, ``%%``
+    expanded; relative paths are under the home directory); ``read(path)`` returns a file's text
+    or None."""
+    found = {}
+    for line in (passwd_text or "").splitlines():
+        parts = line.split(":")
+        if len(parts) < 7 or not parts[5]:
+            continue
+        user, home = parts[0], parts[5]
+        keys = []
+        for pattern in patterns:
+            path = pattern.replace("%%", "\0").replace("%h", home).replace("%u", user)
+            path = path.replace("\0", "%")
+            if not os.path.isabs(path):
+                path = os.path.join(home, path)
+            for key_line in (read(path) or "").splitlines():
+                if key_line.strip() and not key_line.strip().startswith("#"):
+                    info = key_info(key_line)
+                    if info:
+                        keys.append(info)
+        if keys:
+            found[user] = keys
+    return found
+
+
+def users_without_fips_key(passwd_text, patterns, read):
+    """Users whose authorized keys are all unusable under FIPS (they would be locked out)."""
+    return sorted(user for user, keys in authorized_keys(passwd_text, patterns, read).items()
+                  if not any(algorithms.key_is_fips_usable(t, b) for t, b in keys))

@@ -22,6 +22,9 @@ description:
     keys and whether each is FIPS-usable, and the files sshd actually reads."
   - "LUKS: every LUKS device with the PBKDF of each keyslot, read from the headers directly; and
     whether cryptsetup would run in FIPS mode."
+  - "system: the distribution and release from C(os-release), whether UEFI Secure Boot is on, and
+    whether this Flatcar release ignores the OEM C(grub.cfg) because of it (stable releases before
+    3975.2.0)."
   - Read-only, one module run per host, a handful of short commands. Never fails on a partial or
     non-Flatcar host; what cannot be known is C(null) with a reason in C(errors).
 author:
@@ -82,6 +85,20 @@ options:
   sshd:
     description: The sshd program; defaults to C(sshd) on C(PATH) or in C(/usr/sbin).
     type: path
+  passwd_file:
+    description: Where users and home directories are read from, to find the users whose
+      C(authorized_keys) hold no FIPS-usable key.
+    type: path
+    default: /etc/passwd
+  os_release:
+    description: The C(os-release) file that names the distribution and release.
+    type: path
+    default: /etc/os-release
+  secure_boot_efivar:
+    description: The UEFI C(SecureBoot) variable (attributes, then one byte, 1 when on). Absent on
+      BIOS machines and when C(efivarfs) is not mounted.
+    type: path
+    default: /sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c
   luks_devices:
     description: The devices (or image files) to look at for LUKS headers; by default every block
       device in C(/sys/class/block).
@@ -153,9 +170,16 @@ ansible_facts:
         system_fips_marker:
           description: Whether C(/etc/system-fips) exists.
           type: bool
+        system:
+          description: C(os_id), C(os_version) (C(VERSION_ID)), C(os_name), C(flatcar) (the
+            distribution is Flatcar Container Linux), C(secure_boot) (true, false, or null when
+            unknown), C(oem_grub_cfg_ignored) (Secure Boot is on and this Flatcar release ignores
+            the OEM C(grub.cfg)).
+          type: dict
         sshd:
           description: C(effective) lists by keyword, C(non_approved) by keyword, C(host_keys),
-            C(include_effective) (files sshd reads).
+            C(include_effective) (files sshd reads), C(users_without_fips_key) (users whose
+            C(authorized_keys) hold keys, none of them FIPS-usable).
           type: dict
         luks:
           description: C(devices) with their keyslots, C(argon2_keyslots) by device, C(unreadable).
@@ -194,6 +218,8 @@ from ansible_collections.flatcar.fips.plugins.module_utils import (
 from ansible_collections.flatcar.fips.plugins.module_utils import sshd_config as sc
 
 LAYERS = ["kernel", "openssl", "sshd", "luks"]
+# Flatcar stable releases before this one skip the OEM grub.cfg when UEFI Secure Boot is on.
+OEM_GRUB_SECURE_BOOT_FIXED = (3975, 2, 0)
 
 
 def read(path):
@@ -203,12 +229,34 @@ def read(path):
         return None
 
 
+def parse_os_release(text):
+    """``KEY=value`` lines of os-release(5), quotes removed."""
+    values = {}
+    for line in text.splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and key and not key.startswith("#"):
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+                value = value[1:-1]
+            values[key] = value
+    return values
+
+
+def version_tuple(version):
+    """``"3975.2.0"`` -> ``(3975, 2, 0)``; anything unparsable sorts first."""
+    try:
+        return tuple(int(x) for x in (version or "").split("."))
+    except ValueError:
+        return (0,)
+
+
 class Facts:
     def __init__(self, module):
         self.module = module
         self.p = module.params
         self.errors = {}
         self.problems = []
+        self.system_facts = {}
 
     def tool(self, name, given, opt_dirs=None):
         """The program's path, or None: a missing program is a fact here, never a failure."""
@@ -217,6 +265,29 @@ class Facts:
 
     def problem(self, pid, layer, message, remediation):
         self.problems.append(dict(id=pid, layer=layer, message=message, remediation=remediation))
+
+    # --- system --------------------------------------------------------------------------
+
+    def system(self):
+        release = parse_os_release(read(self.p["os_release"]) or "")
+        os_id = release.get("ID")
+        version = release.get("VERSION_ID")
+        secure_boot = None
+        try:
+            with open(self.p["secure_boot_efivar"], "rb") as f:
+                data = f.read()
+            secure_boot = len(data) >= 5 and data[4] == 1
+        except FileNotFoundError:
+            secure_boot = False if not os.path.isdir("/sys/firmware/efi") else None
+        except OSError as e:
+            self.errors["system.secure_boot"] = "cannot read %s: %s" % (
+                self.p["secure_boot_efivar"], e.strerror or e)
+        flatcar = os_id == "flatcar"
+        ignored = None
+        if flatcar and secure_boot is not None:
+            ignored = bool(secure_boot) and version_tuple(version) < OEM_GRUB_SECURE_BOOT_FIXED
+        return dict(os_id=os_id, os_version=version, os_name=release.get("PRETTY_NAME"),
+                    flatcar=flatcar, secure_boot=secure_boot, oem_grub_cfg_ignored=ignored)
 
     # --- kernel --------------------------------------------------------------------------
 
@@ -249,6 +320,11 @@ class Facts:
                      grub_cfg=path, grub_cfg_present=text is not None,
                      fips_configured=fips_configured, fips_running=fips_enabled == 1,
                      reboot_pending=reboot_pending)
+        if self.system_facts.get("oem_grub_cfg_ignored"):
+            self.problem("kernel_oem_grub_cfg_ignored", "kernel",
+                         "UEFI Secure Boot is on and Flatcar %s ignores %s: fips=1 there never "
+                         "reaches the kernel" % (self.system_facts["os_version"], path),
+                         "update to Flatcar stable 3975.2.0 or newer first")
         if not fips_configured:
             self.problem("kernel_fips_configured", "kernel",
                          "fips=1 is not configured in %s" % path,
@@ -346,7 +422,8 @@ class Facts:
     # --- sshd ----------------------------------------------------------------------------
 
     def sshd(self):
-        facts = dict(effective=None, non_approved=None, host_keys=None, include_effective=None)
+        facts = dict(effective=None, non_approved=None, host_keys=None, include_effective=None,
+                     users_without_fips_key=None)
         sshd = self.tool("sshd", self.p["sshd"], ["/usr/sbin"])
         if not sshd:
             self.errors["sshd"] = "sshd was not found (%s)" % (self.p["sshd"] or "PATH")
@@ -375,6 +452,9 @@ class Facts:
         facts["non_approved"] = bad
         paths = [p.strip() for p in raw.get("hostkey", "").splitlines() if p.strip()]
         facts["host_keys"] = ssh_keys.host_keys(paths)
+        facts["users_without_fips_key"] = ssh_keys.users_without_fips_key(
+            read(self.p["passwd_file"]),
+            raw.get("authorizedkeysfile", ".ssh/authorized_keys").split(), read)
         if bad:
             self.problem("sshd_algorithms", "sshd",
                          "sshd offers algorithms that are not FIPS-approved: %s"
@@ -453,7 +533,8 @@ class Facts:
     def run(self):
         started = time.monotonic()
         gathered = [layer for layer in LAYERS if layer in self.p["gather"]]
-        facts = {}
+        facts = {"system": self.system()}
+        self.system_facts = facts["system"]
         for layer in gathered:
             try:
                 facts[layer] = getattr(self, layer)()
@@ -487,6 +568,11 @@ def main():
             system_fips_path=dict(type="path", default="/etc/system-fips"),
             sshd_config=dict(type="path", default="/etc/ssh/sshd_config"),
             sshd=dict(type="path"),
+            passwd_file=dict(type="path", default="/etc/passwd", no_log=False),
+            os_release=dict(type="path", default="/etc/os-release"),
+            secure_boot_efivar=dict(
+                type="path",
+                default="/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"),
             luks_devices=dict(type="list", elements="path"),
             cryptsetup=dict(type="path"),
         ),

@@ -233,6 +233,14 @@ def read_file(path):
         raise Failure(str(e)) from e
 
 
+def read_if_readable(path):
+    """A user's authorized_keys: an unreadable one is skipped, never an error."""
+    try:
+        return files.read_text(path)
+    except files.FileError:
+        return None
+
+
 class SshdCrypto:
     def __init__(self, module):
         self.module = module
@@ -360,31 +368,8 @@ class SshdCrypto:
 
     def locked_out_users(self, raw):
         patterns = raw.get("authorizedkeysfile", ".ssh/authorized_keys").split()
-        passwd = read_file(self.p["passwd_file"]) or ""
-        users = []
-        for line in passwd.splitlines():
-            parts = line.split(":")
-            if len(parts) < 7 or not parts[5]:
-                continue
-            user, home = parts[0], parts[5]
-            keys = []
-            for pattern in patterns:
-                expanded = pattern.replace("%%", "\0").replace("%h", home).replace("%u", user)
-                path = expanded.replace("\0", "%")
-                if not os.path.isabs(path):
-                    path = os.path.join(home, path)
-                try:
-                    text = files.read_text(path)
-                except files.FileError:
-                    continue
-                for key_line in (text or "").splitlines():
-                    if key_line.strip() and not key_line.strip().startswith("#"):
-                        info = ssh_keys.key_info(key_line)
-                        if info:
-                            keys.append(info)
-            if keys and not any(algorithms.key_is_fips_usable(t, b) for t, b in keys):
-                users.append(user)
-        return users
+        return ssh_keys.users_without_fips_key(read_file(self.p["passwd_file"]), patterns,
+                                               read_if_readable)
 
     # --- fips ----------------------------------------------------------------------------
 

@@ -102,3 +102,66 @@ def test_luks_headers(run_module, tmp_path):
     assert str(tmp_path / "plain.img") not in facts["luks"]["devices"]
     assert [p["id"] for p in facts["problems"]] == ["luks_pbkdf2"]
     assert facts["cryptsetup"]["version"]
+
+
+# --- system: distribution, release, Secure Boot ------------------------------------------------
+
+FLATCAR_OS_RELEASE = """NAME="Flatcar Container Linux by Kinvolk"
+ID=flatcar
+ID_LIKE=coreos
+VERSION=%s
+VERSION_ID=%s
+PRETTY_NAME="Flatcar Container Linux by Kinvolk %s (Oklo)"
+"""
+
+
+def efivar(path, on):
+    # efivarfs: four bytes of attributes, then the variable's one-byte value
+    path.write_bytes(b"\x06\x00\x00\x00" + (b"\x01" if on else b"\x00"))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "version, secure_boot, ignored",
+    [
+        ("3815.2.5", True, True),     # older stable + Secure Boot: OEM grub.cfg skipped
+        ("3975.2.0", True, False),    # the first stable that reads it under Secure Boot
+        ("4081.2.0", True, False),
+        ("3510.3.6", True, True),     # LTS 2023 is older than 3975.2.0
+        ("3815.2.5", False, False),   # Secure Boot off: every release reads it
+    ],
+)
+def test_system_flatcar_secure_boot(run_module, kernel_files, tmp_path, version, secure_boot,
+                                    ignored):
+    (tmp_path / "os-release").write_text(FLATCAR_OS_RELEASE % (version, version, version))
+    facts = facts_of(run_module, os_release=str(tmp_path / "os-release"),
+                     secure_boot_efivar=efivar(tmp_path / "SecureBoot", secure_boot),
+                     **kernel_files)
+    system = facts["system"]
+    assert system["os_id"] == "flatcar" and system["flatcar"] is True
+    assert system["os_version"] == version
+    assert system["os_name"] == "Flatcar Container Linux by Kinvolk %s (Oklo)" % version
+    assert system["secure_boot"] is secure_boot
+    assert system["oem_grub_cfg_ignored"] is ignored
+    ids = [p["id"] for p in facts["problems"]]
+    assert ("kernel_oem_grub_cfg_ignored" in ids) is ignored
+    if ignored:
+        problem = facts["problems"][ids.index("kernel_oem_grub_cfg_ignored")]
+        assert version in problem["message"] and "3975.2.0" in problem["remediation"]
+
+
+def test_system_not_flatcar(run_module, kernel_files, tmp_path):
+    (tmp_path / "os-release").write_text('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n'
+                                         'ID=debian\nVERSION_ID="12"\n# a comment\n\n')
+    facts = facts_of(run_module, os_release=str(tmp_path / "os-release"),
+                     secure_boot_efivar=efivar(tmp_path / "SecureBoot", True), **kernel_files)
+    assert facts["system"]["os_id"] == "debian" and facts["system"]["os_version"] == "12"
+    assert facts["system"]["flatcar"] is False
+    # The Secure Boot caveat is Flatcar's: unknown elsewhere, never a problem.
+    assert facts["system"]["oem_grub_cfg_ignored"] is None
+
+
+def test_system_without_os_release(run_module, kernel_files, tmp_path):
+    facts = facts_of(run_module, os_release=str(tmp_path / "missing"),
+                     secure_boot_efivar=str(tmp_path / "missing-var"), **kernel_files)
+    assert facts["system"]["os_id"] is None and facts["system"]["flatcar"] is False
