@@ -145,9 +145,15 @@ integration: setup
 # and the rebooted VM is verified from inside and outside.
 # Molecule scenarios live in extensions/molecule (default = stable layout, lts = legacy layout):
 # destroy, create, prepare (layout assertions), converge, idempotence, verify, destroy.
+# Three Molecule scenarios, one VM each, one after the other (each VM uses both cores); each
+# prints its duration.
+E2E_SCENARIOS := default lts lockout
 e2e: setup testbed-deps
-	cd extensions && TESTBED_CACHE="$(TESTBED_CACHE)" molecule test -s default
-	cd extensions && TESTBED_CACHE="$(TESTBED_CACHE)" molecule test -s lts
+	@for s in $(E2E_SCENARIOS); do \
+	    start=$$(date +%s); \
+	    (cd extensions && TESTBED_CACHE="$(TESTBED_CACHE)" molecule test -s $$s) || exit 1; \
+	    echo "e2e: molecule scenario $$s passed in $$(( $$(date +%s) - start ))s"; \
+	done
 
 # The main job: a Flatcar-like VM switched into FIPS mode and verified (see README).
 demo: setup testbed-deps
@@ -163,6 +169,7 @@ bench: setup
 	python bench/fips_facts_walltime.py 20
 
 docs: setup
+	python tools/role_readme.py roles/fips_mode
 	ansible-doc -t module flatcar.fips.kernel_args
 
 clean:

@@ -318,6 +318,7 @@ class Facts:
         facts = dict(fips_enabled=fips_enabled, cmdline_args=cmdline_args,
                      configured_args=configured, conditional_args=conditional,
                      grub_cfg=path, grub_cfg_present=text is not None,
+                     grub_cfg_dir_present=os.path.isdir(os.path.dirname(path)),
                      fips_configured=fips_configured, fips_running=fips_enabled == 1,
                      reboot_pending=reboot_pending)
         if self.system_facts.get("oem_grub_cfg_ignored"):

@@ -249,7 +249,8 @@ def main():
         module.fail_json(msg="%s. Nothing was changed; point path at the OEM grub.cfg." % e,
                          path=path)
     created = text is None
-    if created and not os.path.isdir(os.path.dirname(path)):
+    # Removing from a file that is not there changes nothing; adding needs the OEM partition.
+    if created and present and not os.path.isdir(os.path.dirname(path)):
         module.fail_json(
             msg="%s does not exist and neither does its directory %s: is the OEM partition "
                 "mounted? Nothing was changed." % (path, os.path.dirname(path)),

@@ -13,9 +13,8 @@ import sys
 import time
 
 import pytest
+import ssh_audit_policy
 from sshd_layouts import Layout
-
-from ansible_collections.flatcar.fips.plugins.module_utils import algorithms
 
 TASK = "Only FIPS-approved sshd algorithms"
 SSH_AUDIT = os.path.join(os.path.dirname(sys.executable), "ssh-audit")
@@ -62,25 +61,7 @@ def ssh(port, key, *options):
 
 
 def fips_policy(path):
-    """An ssh-audit policy built from the collection's own allow-lists (fips.md section 5):
-    every algorithm the server offers must be in these lists."""
-    def join(values):
-        return ", ".join(values)
-    text = "\n".join([
-        'name = "flatcar.fips FIPS allow-list"',
-        "version = 1",
-        "allow_algorithm_subset_and_reordering = true",
-        "allow_hostkey_subset_and_reordering = true",
-        "allow_larger_keys = true",
-        "host keys = %s" % join(algorithms.SIGNATURES),
-        "key exchanges = %s" % join([*algorithms.KEX, "kex-strict-s-v00@openssh.com",
-                                     "ext-info-s"]),
-        "ciphers = %s" % join(algorithms.CIPHERS),
-        "macs = %s" % join(algorithms.MACS),
-    ]) + "\n"
-    with open(path, "w") as f:
-        f.write(text)
-    return path
+    return ssh_audit_policy.write(path)
 
 
 def ssh_audit(port, policy):

@@ -84,6 +84,21 @@ install -m 0644 "$files/10-dhcp.network" "$root/etc/systemd/network/10-dhcp.netw
 ln -sfn /lib/systemd/system/systemd-networkd.service \
     "$root/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"
 echo flatcar-testbed > "$root/etc/hostname"
+# os-release says Flatcar, with a release of the line whose layout the variant reproduces
+# (stable 4593.2.x; the lts variant has LTS-2023's OEM and OpenSSL layout): what the fips_mode
+# role's preflight reads.
+if [ "$variant" = stable ]; then release=4593.2.0; else release=3510.3.8; fi
+rm -f "$root/etc/os-release"
+cat > "$root/etc/os-release" <<EOF
+NAME="Flatcar Container Linux by Kinvolk"
+ID=flatcar
+ID_LIKE=coreos
+VERSION=$release
+VERSION_ID=$release
+BUILD_ID=testbed
+PRETTY_NAME="Flatcar Container Linux by Kinvolk $release (Flatcar-like testbed on Debian 12)"
+HOME_URL="https://flatcar.org/"
+EOF
 : > "$root/etc/machine-id"
 
 # --- LUKS: one argon2id volume (as formatted on a non-FIPS host) and one pbkdf2 ---------------

@@ -31,6 +31,12 @@ flatcar:
       ansible_ssh_private_key_file: $run/id_ecdsa
       ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
       ansible_python_interpreter: /usr/bin/python3
+  vars:
+    fips_mode_reboot_ok: true
+    fips_mode_luks_devices: [/var/lib/luks/argon2id.img, /var/lib/luks/pbkdf2.img]
+    fips_mode_luks_keys:
+      /var/lib/luks/argon2id.img:
+        key_file: /etc/luks/argon2id.key
 INV
 export ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_NOCOLOR=1 ANSIBLE_PIPELINING=True
 
@@ -38,7 +44,7 @@ step "before: the Flatcar $variant layout, not in FIPS mode"
 bash "$here/vm.sh" ssh "$run" 'cat /proc/cmdline; ls -l /etc/ssl/openssl.cnf /etc/ssh/sshd_config'
 ansible-playbook -i "$run/inventory.yml" -e testbed_variant="$variant" "$here/playbooks/layout.yml"
 
-step "converge: sshd, LUKS, OpenSSL, kernel argument, reboot"
+step "converge: flatcar.fips.enable (fips_mode role: preflight, sshd, LUKS, OpenSSL, kernel argument, reboot, verify)"
 ansible-playbook -i "$run/inventory.yml" "$here/playbooks/converge.yml"
 
 if [ "$idempotence" = --idempotence ]; then

@@ -12,6 +12,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.flatcar.fips.plugins.filter import fips_compliance as fc
 from ansible_collections.flatcar.fips.plugins.filter import fips_report as fr
+from ansible_collections.flatcar.fips.plugins.filter.ssh_key_info import ssh_key_info
 
 ENABLED = {
     "gathered": ["kernel", "openssl", "sshd", "luks"],
@@ -122,3 +123,19 @@ def test_report_assembles_hosts_and_totals():
     assert report["totals"]["hosts"] == 3 and report["totals"]["enabled"] == 1
     assert report["totals"]["failed"] == 2
     assert report["totals"]["checks"] == len(results) * 2
+
+
+# --- ssh_key_info ------------------------------------------------------------------------------
+
+def test_ssh_key_info(keys):
+    def pub(name):
+        with open(keys.path(name) + ".pub") as f:
+            return f.read()
+
+    assert ssh_key_info(pub("client_ecdsa")) == dict(type="ecdsa-sha2-nistp256", bits=256,
+                                                     fips_usable=True)
+    assert ssh_key_info(pub("client_ed25519")) == dict(type="ssh-ed25519", bits=256,
+                                                       fips_usable=False)
+    assert ssh_key_info("no key here") == dict(type=None, bits=None, fips_usable=False)
+    with pytest.raises(AnsibleFilterError):
+        ssh_key_info(None)

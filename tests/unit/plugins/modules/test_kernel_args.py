@@ -154,6 +154,16 @@ def test_missing_directory(run_module, tmp_path):
     assert r["failed"] is True and "is the OEM partition mounted" in r["msg"]
 
 
+def test_missing_directory_absent_only(run_module, tmp_path):
+    """Removing an argument from a file that is not there changes nothing (nothing configures
+    it), and creates nothing."""
+    r = run_module(kernel_args.main, dict(path=str(tmp_path / "nope" / "grub.cfg"),
+                                          absent=["fips=1"]))
+    assert r.get("failed") is not True, r
+    assert r["changed"] is False and r["created"] is False and r["args_configured"] == []
+    assert not (tmp_path / "nope").exists()
+
+
 def test_unreadable(run_module):
     """A file that exists but cannot be read. Tests run as root, which reads any file whatever
     its mode, so use one that no one can read from offset 0: /proc/self/mem (EIO)."""

@@ -1,0 +1,226 @@
+# Copyright: flatcar.fips contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fips_mode role and the enable/disable playbooks on this machine, with a real
+ansible-playbook.
+
+This machine is Debian, not Flatcar, and cannot reboot: the role's full runs happen on the VM
+testbed (extensions/molecule: default, lts, lockout). Here: the preflight refuses this host with
+nothing changed, the argument specs reject bad input, and the preflight decision is rendered for
+Flatcar situations this machine cannot be put in (Secure Boot on an old release, a shipped
+fipsmodule.cnf that does not verify, ...) from preflight facts written out by hand, in the
+shape flatcar.fips.fips_facts returns them."""
+
+import copy
+import hashlib
+import json
+import os
+import subprocess
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+REFUSE = "Refuse, with nothing changed, what would lock Ansible out or leave the host unusable"
+
+
+def run_playbook(ansible_env, *args, timeout=300):
+    proc = subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", *args],
+                          env=ansible_env(), capture_output=True, text=True, check=False,
+                          timeout=timeout, cwd=ROOT)
+    return proc
+
+
+def digest(paths):
+    state = {}
+    for top in paths:
+        for dirpath, _dirs, names in os.walk(top):
+            for name in sorted(names):
+                path = os.path.join(dirpath, name)
+                if os.path.islink(path):
+                    state[path] = "-> " + os.readlink(path)
+                elif os.path.isfile(path):
+                    st = os.stat(path)
+                    with open(path, "rb") as f:
+                        state[path] = (hashlib.sha256(f.read()).hexdigest(), st.st_mode,
+                                       st.st_uid)
+    return state
+
+
+WATCHED = ["/etc/ssh", "/etc/ssl", "/etc/systemd/system"]
+
+
+@pytest.mark.parametrize("playbook", ["flatcar.fips.enable", "flatcar.fips.disable"])
+@pytest.mark.parametrize("check", [False, True])
+def test_not_flatcar_is_refused_with_nothing_changed(ansible_env, playbook, check):
+    before = digest(WATCHED)
+    proc = run_playbook(ansible_env, playbook, *(["--check"] if check else []))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    out = proc.stdout + proc.stderr
+    assert "refused localhost; nothing was changed." in out
+    assert "is not Flatcar Container Linux (Debian GNU/Linux 12 (bookworm))" in out
+    assert "fips_mode_allow_non_flatcar: true" in out
+    # the preflight is the only module that ran, and it changed nothing
+    assert "localhost                  : ok=3    changed=0" in out
+    assert digest(WATCHED) == before
+
+
+def test_argument_specs_reject_bad_input(ansible_env):
+    proc = run_playbook(ansible_env, "flatcar.fips.enable", "-e", "fips_mode_reboot_timeout=soon",
+                        "-e", '{"fips_mode_luks_accept_argon2": "/dev/vdb"}')
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 2
+    assert "Validating arguments against arg spec 'main'" in out
+    assert "fips_mode_reboot_timeout" in out and "cannot be converted to an int" in out
+    # the preflight never ran
+    assert "Read where the host stands" not in out
+
+
+@pytest.mark.parametrize("check", [True, False])
+def test_disable_on_a_host_out_of_fips_mode_changes_nothing(ansible_env, check):
+    """This machine is out of FIPS mode (a Flatcar look-alike when allowed): flatcar.fips.disable
+    runs every layer's module for real, changes nothing, and verifies FIPS mode is off."""
+    before = digest(WATCHED)
+    proc = run_playbook(ansible_env, "flatcar.fips.disable", "-e",
+                        "fips_mode_allow_non_flatcar=true", *(["--check"] if check else []))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    for task in ("Remove fips=1 from the OEM grub.cfg",
+                 "Restore the OpenSSL configuration from before FIPS mode",
+                 "Remove the FIPS sshd drop-in and restore what it replaced"):
+        assert "TASK [flatcar.fips.fips_mode : %s]" % task in out
+    assert "FIPS mode is disabled and verified (changed: nothing)" in out
+    assert "changed=0" in out and "failed=0" in out
+    assert digest(WATCHED) == before
+
+
+# --- the preflight decision, case by case -----------------------------------------------------
+
+def flatcar_facts():
+    """Preflight facts of a Flatcar stable host that may switch (every refusal absent)."""
+    return {
+        "system": {"os_id": "flatcar", "os_version": "4593.2.0", "flatcar": True,
+                   "os_name": "Flatcar Container Linux by Kinvolk 4593.2.0 (Oklo)",
+                   "secure_boot": False, "oem_grub_cfg_ignored": False},
+        "kernel": {"configured_args": ["flatcar.autologin"], "fips_enabled": 0},
+        "sshd": {"host_keys": [
+            {"path": "/etc/ssh/ssh_host_ecdsa_key", "type": "ecdsa-sha2-nistp256", "bits": 256,
+             "fips_usable": True},
+            {"path": "/etc/ssh/ssh_host_ed25519_key", "type": "ssh-ed25519", "bits": 256,
+             "fips_usable": False}],
+            "users_without_fips_key": ["edonly"]},
+        "openssl": {"version": "3.5.4", "module": "/usr/lib64/ossl-modules/fips.so",
+                    "module_present": True,
+                    "fipsmodule_cnf": {"path": "/etc/ssl/fipsmodule.cnf", "present": True,
+                                       "verified": True, "generated_by_collection": False}},
+        "luks": {"devices": {"/dev/vdb": {}, "/dev/vdc": {}},
+                 "argon2_keyslots": {}, "unreadable": {}},
+        "errors": {},
+    }
+
+
+def case(name, change=None, **role_vars):
+    facts = flatcar_facts()
+    if change:
+        change(facts)
+    role_vars.setdefault("ansible_user", "core")
+    role_vars.setdefault("ansible_connection", "ssh")
+    role_vars.setdefault("fips_mode_state", "enabled")
+    return {"name": name, "vars": dict(role_vars, fips_mode__preflight={
+        "ansible_facts": {"flatcar_fips": facts}})}
+
+
+def setter(path, value):
+    def change(facts):
+        node = facts
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = copy.deepcopy(value)
+    return change
+
+
+ARGON2 = setter(["luks", "argon2_keyslots"], {"/dev/vdb": ["0", "2"]})
+
+
+def cases(keys):
+    ed25519 = keys.path("client_ed25519")
+    ecdsa = keys.path("client_ecdsa")
+    return [
+        (case("flatcar host, nothing in the way"), []),
+        (case("not flatcar", setter(["system"], {
+            "os_id": "debian", "os_version": "12", "flatcar": False,
+            "os_name": "Debian GNU/Linux 12 (bookworm)", "secure_boot": False,
+            "oem_grub_cfg_ignored": None})),
+         ["is not Flatcar Container Linux (Debian GNU/Linux 12 (bookworm))"]),
+        (case("not flatcar, allowed", setter(["system", "flatcar"], False),
+              fips_mode_allow_non_flatcar=True), []),
+        (case("secure boot on an old stable", setter(["system"], {
+            "os_id": "flatcar", "os_version": "3815.2.5", "flatcar": True, "os_name": "x",
+            "secure_boot": True, "oem_grub_cfg_ignored": True})),
+         ["UEFI Secure Boot is on and Flatcar 3815.2.5 ignores the OEM grub.cfg",
+          "3975.2.0 or newer"]),
+        (case("ed25519 host key only", setter(["sshd", "host_keys"], [
+            {"path": "/etc/ssh/ssh_host_ed25519_key", "type": "ssh-ed25519", "bits": 256,
+             "fips_usable": False}])),
+         ["no FIPS-usable host key (it has: ssh-ed25519)", "fips_mode_generate_host_keys: true"]),
+        (case("ed25519 host key only, generate", setter(["sshd", "host_keys"], []),
+              fips_mode_generate_host_keys=True), []),
+        (case("connecting user locked out", ansible_user="edonly"),
+         ["User edonly has authorized keys, none of them FIPS-usable"]),
+        (case("listed user locked out", fips_mode_ssh_users=["core", "edonly"]),
+         ["User edonly has authorized keys"]),
+        (case("local connection: no user to check", ansible_user="edonly",
+              ansible_connection="local"), []),
+        (case("connects with an ed25519 key", ansible_ssh_private_key_file=ed25519),
+         ["Ansible connects with %s, a ssh-ed25519 key" % ed25519]),
+        (case("connects with an ecdsa key", ansible_ssh_private_key_file=ecdsa), []),
+        (case("argon2 keyslots, no key", ARGON2),
+         ["LUKS device /dev/vdb has keyslots 0,2 using argon2", "fips_mode_luks_keys",
+          "fips_mode_luks_accept_argon2"]),
+        (case("argon2 keyslots, key on the host", ARGON2,
+              fips_mode_luks_keys={"/dev/vdb": {"key_file": "/etc/luks/vdb.key"}}), []),
+        (case("argon2 keyslots, accepted", ARGON2, fips_mode_luks_accept_argon2=["/dev/vdb"]),
+         []),
+        (case("key for a device that is not LUKS", ARGON2,
+              fips_mode_luks_keys={"/dev/vdb": {"passphrase": "x"},
+                                   "/dev/sda": {"key_file": "/k"}}),
+         ["fips_mode_luks_keys names /dev/sda, which the preflight did not find"]),
+        (case("key without key_file or passphrase", ARGON2,
+              fips_mode_luks_keys={"/dev/vdb": {"header_backup": "/root/h"}}),
+         ["fips_mode_luks_keys[/dev/vdb] must be a mapping with either key_file"]),
+        (case("no fips.so", setter(["openssl", "module_present"], False)),
+         ["/usr/lib64/ossl-modules/fips.so does not exist"]),
+        (case("shipped fipsmodule.cnf does not verify",
+              setter(["openssl", "fipsmodule_cnf", "verified"], False)),
+         ["/etc/ssl/fipsmodule.cnf does not verify against /usr/lib64/ossl-modules/fips.so",
+          "fips_mode_regenerate_fipsmodule: true"]),
+        (case("shipped fipsmodule.cnf does not verify, regenerate",
+              setter(["openssl", "fipsmodule_cnf", "verified"], False),
+              fips_mode_regenerate_fipsmodule=True), []),
+        (case("grub.cfg unreadable", lambda f: (
+            f["kernel"].update(configured_args=None),
+            f["errors"].update({"kernel.configured_args": "/oem/grub.cfg line 3: $x"})), ),
+         ["The OEM grub.cfg cannot be read as GRUB reads it: /oem/grub.cfg line 3: $x"]),
+        (case("OEM partition not mounted", lambda f: f["kernel"].update(
+            grub_cfg="/oem/grub.cfg", grub_cfg_present=False, grub_cfg_dir_present=False)),
+         ["/oem/grub.cfg cannot be created: its directory does not exist"]),
+        (case("disabling checks only the distribution", lambda f: (
+            ARGON2(f), f["sshd"].update(host_keys=[])), fips_mode_state="disabled"), []),
+    ]
+
+
+def test_preflight_decisions(tmp_path, keys, playbook):
+    table = cases(keys)
+    run = playbook("fips_mode_refusals.yml", {"cases": [c for c, _ in table]})
+    assert run.rc == 0, run.stdout + run.stderr
+    refusals = run.task("Keep the refusals for the test")["refusals"]
+    for c, expected in table:
+        got = refusals[c["name"]]
+        text = " ".join(got)
+        if not expected:
+            assert got == [], (c["name"], got)
+        else:
+            assert len(got) == 1, (c["name"], got)
+            for fragment in expected:
+                assert fragment in text, (c["name"], fragment, got)
+    assert json.dumps(refusals)  # plain data, as the role's assert prints it
