@@ -28,7 +28,7 @@ SANITY_ROOT := $(BUILD)/sanity/ansible_collections/flatcar/fips
 # fips.so from Debian's openssl source needs (gcc, make, perl); sshd and ssh for the sshd tests
 # (the tests start their own sshd on 127.0.0.1; the package's service is kept from starting);
 # cryptsetup for the LUKS tests on image files.
-APT_PACKAGES := grub-common openssl gcc make perl openssh-server openssh-client cryptsetup-bin
+APT_PACKAGES := grub-common openssl gcc make perl openssh-server openssh-client cryptsetup-bin shellcheck
 FIPS_SO_DIR := $(CACHE)/fips-so
 # The VM testbed (tests/testbed): qemu under TCG, UEFI firmware, GRUB, image assembly tools.
 TESTBED_PACKAGES := qemu-system-x86 qemu-utils mmdebstrap ovmf grub-efi-amd64-bin grub-common \
@@ -145,17 +145,14 @@ integration: setup
 # and the rebooted VM is verified from inside and outside.
 # Molecule scenarios live in extensions/molecule (default = stable layout, lts = legacy layout):
 # destroy, create, prepare (layout assertions), converge, idempotence, verify, destroy.
-# Three Molecule scenarios, one VM each, one after the other (each VM uses both cores); each
-# prints its duration.
-E2E_SCENARIOS := default lts lockout
-e2e: setup testbed-deps
-	@for s in $(E2E_SCENARIOS); do \
-	    start=$$(date +%s); \
-	    (cd extensions && TESTBED_CACHE="$(TESTBED_CACHE)" molecule test -s $$s) || exit 1; \
-	    echo "e2e: molecule scenario $$s passed in $$(( $$(date +%s) - start ))s"; \
-	done
+# Three Molecule scenarios in two lanes side by side (tests/testbed/molecule-lanes.sh): each
+# lane boots single-vCPU VMs, one at a time. Each scenario's output and duration is printed.
+E2E_LANE_A := default
+E2E_LANE_B := lts lockout
+e2e: setup testbed-deps fips-so
+	TESTBED_CACHE="$(TESTBED_CACHE)" bash tests/testbed/molecule-lanes.sh "$(BUILD)/e2e" \
+	  "$(E2E_LANE_A)" "$(E2E_LANE_B)"
 
-# The main job: a Flatcar-like VM switched into FIPS mode and verified (see README).
 demo: setup testbed-deps
 	@start=$$(date +%s); \
 	bash tests/testbed/run-scenario.sh stable "$(TESTBED_CACHE)" "$(FIPS_SO_DIR)/current/fips.so"; \

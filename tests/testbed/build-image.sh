@@ -28,7 +28,7 @@ base=$(dirname "$out")/base-$(printf '%s' "$packages" | sha256sum | cut -c1-12).
 if [ ! -s "$base" ]; then
     step "debootstrapping a bookworm root with mmdebstrap (a few minutes, cached in $base)"
     mmdebstrap --quiet --variant=minbase --mode=root --format=tar --include="$packages" \
-        --customize-hook='chroot "$1" systemctl disable ssh.service' \
+        --customize-hook="chroot \"\$1\" systemctl disable ssh.service" \
         bookworm "$base.tmp" \
         "deb http://deb.debian.org/debian bookworm main" \
         "deb http://deb.debian.org/debian bookworm-updates main" \
@@ -42,8 +42,9 @@ step "making it look like Flatcar ($variant)"
 ssh-keygen -q -t ecdsa -N '' -C flatcar-testbed -f "$work/id_ecdsa"
 bash "$here/customize.sh" "$variant" "$root" "$fips_so" "$work/id_ecdsa.pub" "$work/oem"
 
-kernel=$(ls "$root"/boot/vmlinuz-* | sort -V | tail -n 1)
-initrd=$(ls "$root"/boot/initrd.img-* | sort -V | tail -n 1)
+newest() { printf '%s\n' "$@" | sort -V | tail -n 1; }
+kernel=$(newest "$root"/boot/vmlinuz-*)
+initrd=$(newest "$root"/boot/initrd.img-*)
 
 step "assembling the GPT disk (EFI-SYSTEM, BIOS-BOOT, OEM, ROOT)"
 disk=$work/disk.img

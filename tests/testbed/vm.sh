@@ -41,7 +41,8 @@ start)
     cp "${code/CODE/VARS}" "$run/OVMF_VARS.fd"
     install -m 0600 "$image/id_ecdsa" "$run/id_ecdsa"
     echo "$port" > "$run/port"
-    qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 1536 -M q35 \
+    # TESTBED_SMP: vCPUs (default 2). With 1, two VMs run side by side on a 2-core machine.
+    qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp "${TESTBED_SMP:-2}" -m 1536 -M q35 \
         -nodefaults -display none -daemonize -pidfile "$run/qemu.pid" \
         -drive if=pflash,format=raw,readonly=on,file="$code" \
         -drive if=pflash,format=raw,file="$run/OVMF_VARS.fd" \
