@@ -104,10 +104,10 @@ def flatcar_facts():
                    "secure_boot": False, "oem_grub_cfg_ignored": False},
         "kernel": {"configured_args": ["flatcar.autologin"], "fips_enabled": 0},
         "sshd": {"host_keys": [
-            {"path": "/etc/ssh/ssh_host_ecdsa_key", "type": "ecdsa-sha2-nistp256", "bits": 256,
-             "fips_usable": True},
-            {"path": "/etc/ssh/ssh_host_ed25519_key", "type": "ssh-ed25519", "bits": 256,
-             "fips_usable": False}],
+            {"path": "/etc/ssh/ssh_host_ecdsa_key", "exists": True,
+             "type": "ecdsa-sha2-nistp256", "bits": 256, "fips_usable": True},
+            {"path": "/etc/ssh/ssh_host_ed25519_key", "exists": True, "type": "ssh-ed25519",
+             "bits": 256, "fips_usable": False}],
             "users_without_fips_key": ["edonly"]},
         "openssl": {"version": "3.5.4", "module": "/usr/lib64/ossl-modules/fips.so",
                     "module_present": True,
@@ -160,8 +160,10 @@ def cases(keys):
          ["UEFI Secure Boot is on and Flatcar 3815.2.5 ignores the OEM grub.cfg",
           "3975.2.0 or newer"]),
         (case("ed25519 host key only", setter(["sshd", "host_keys"], [
-            {"path": "/etc/ssh/ssh_host_ed25519_key", "type": "ssh-ed25519", "bits": 256,
-             "fips_usable": False}])),
+            {"path": "/etc/ssh/ssh_host_rsa_key", "exists": False, "type": None, "bits": None,
+             "fips_usable": False},
+            {"path": "/etc/ssh/ssh_host_ed25519_key", "exists": True, "type": "ssh-ed25519",
+             "bits": 256, "fips_usable": False}])),
          ["no FIPS-usable host key (it has: ssh-ed25519)", "fips_mode_generate_host_keys: true"]),
         (case("ed25519 host key only, generate", setter(["sshd", "host_keys"], []),
               fips_mode_generate_host_keys=True), []),
@@ -211,7 +213,7 @@ def cases(keys):
 
 def test_preflight_decisions(tmp_path, keys, playbook):
     table = cases(keys)
-    run = playbook("fips_mode_refusals.yml", {"cases": [c for c, _ in table]})
+    run = playbook("fips_mode_refusals.yml", {"cases": [c for c, _expected in table]})
     assert run.rc == 0, run.stdout + run.stderr
     refusals = run.task("Keep the refusals for the test")["refusals"]
     for c, expected in table:
@@ -224,3 +226,11 @@ def test_preflight_decisions(tmp_path, keys, playbook):
             for fragment in expected:
                 assert fragment in text, (c["name"], fragment, got)
     assert json.dumps(refusals)  # plain data, as the role's assert prints it
+
+
+def test_ansible_doc_renders_the_role(ansible_doc):
+    run = ansible_doc("-t", "role", "flatcar.fips.fips_mode")
+    assert run.rc == 0, run.stderr
+    for text in ("ENTRY POINT: *main*", "fips_mode_reboot_ok", "fips_mode_luks_keys",
+                 "Check mode runs the whole role without changing anything"):
+        assert text in run.stdout
