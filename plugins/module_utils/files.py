@@ -74,6 +74,15 @@ def read_text(path):
     return data.decode(ENCODING, ERRORS)
 
 
+def read_text_if_readable(path):
+    """The file's text, or None when it is missing or cannot be read: for readers that report
+    what they could not see instead of failing (fips_facts, other users' authorized_keys)."""
+    try:
+        return read_text(path)
+    except FileError:
+        return None
+
+
 def encode(text):
     return text.encode(ENCODING, ERRORS)
 

@@ -218,15 +218,10 @@ from ansible_collections.flatcar.fips.plugins.module_utils import (
 from ansible_collections.flatcar.fips.plugins.module_utils import sshd_config as sc
 
 LAYERS = ["kernel", "openssl", "sshd", "luks"]
+# A file that is missing or unreadable is a fact here (null + a reason), never a failure.
+read = files.read_text_if_readable
 # Flatcar stable releases before this one skip the OEM grub.cfg when UEFI Secure Boot is on.
 OEM_GRUB_SECURE_BOOT_FIXED = (3975, 2, 0)
-
-
-def read(path):
-    try:
-        return files.read_text(path)
-    except files.FileError:
-        return None
 
 
 def parse_os_release(text):

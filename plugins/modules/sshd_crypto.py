@@ -233,14 +233,6 @@ def read_file(path):
         raise Failure(str(e)) from e
 
 
-def read_if_readable(path):
-    """A user's authorized_keys: an unreadable one is skipped, never an error."""
-    try:
-        return files.read_text(path)
-    except files.FileError:
-        return None
-
-
 class SshdCrypto:
     def __init__(self, module):
         self.module = module
@@ -369,7 +361,7 @@ class SshdCrypto:
     def locked_out_users(self, raw):
         patterns = raw.get("authorizedkeysfile", ".ssh/authorized_keys").split()
         return ssh_keys.users_without_fips_key(read_file(self.p["passwd_file"]), patterns,
-                                               read_if_readable)
+                                               files.read_text_if_readable)
 
     # --- fips ----------------------------------------------------------------------------
 
