@@ -16,6 +16,9 @@ import os
 import re
 
 EMPTY_CONF = os.devnull
+# In FIPS mode only these providers may be active: fips for algorithms, base for encoders and
+# decoders. Anything else (default, legacy) makes non-FIPS algorithms fetchable.
+ALLOWED_PROVIDERS = ("fips", "base")
 
 
 class OpenSSLRunError(Exception):
@@ -112,6 +115,13 @@ def check_config(module, openssl, conf):
     elif fips.get("status") != "active":
         errors.append("the fips provider is listed with status %r, not active"
                       % fips.get("status"))
+    others = sorted(ident for ident, info in providers.items()
+                    if ident not in ALLOWED_PROVIDERS and info.get("status", "active") == "active")
+    if others:
+        errors.append("providers other than fips and base are active: %s (an .include or a "
+                      "section elsewhere activates them; with them, non-FIPS algorithms can be "
+                      "fetched whenever the fips=yes property is not asked for)"
+                      % ", ".join(others))
     if not sha256:
         errors.append("openssl dgst -sha256 failed: %s" % sha_out)
     if md5:
@@ -119,6 +129,7 @@ def check_config(module, openssl, conf):
     return dict(
         loads=rc == 0,
         providers=sorted(providers),
+        other_providers_active=others,
         provider_active=fips is not None and fips.get("status") == "active",
         fips_provider_version=fips.get("version") if fips else None,
         sha256_works=sha256,

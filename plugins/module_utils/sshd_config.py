@@ -68,11 +68,16 @@ def tokenize(line, path=None, lineno=None):
     return [keyword, *args]
 
 
+# A user name no connection has: the criterion that switches a Match block off.
+NOBODY = "flatcar-fips-no-such-user-x9"
+
+
 class Entry:
     """One directive line."""
 
-    def __init__(self, path, index, line, words, match):
+    def __init__(self, path, index, line, words, match, block=None):
         self.path = path
+        self.block = block  # the Match line (an index into Config.flat) this entry is under
         self.index = index
         self.lineno = index + 1
         self.line = line
@@ -123,6 +128,8 @@ class Config:
         self.entries = []  # in the order sshd reads them
         self.reads = []  # (path, match) for every file read, in order
         self.flat = []  # (text, path, lineno) for flatten()
+        self.match_lines = {}  # index in flat -> criteria, for Match lines other than "all"
+        self._block = None
         self._load(main, None, 0)
 
     def text(self, path):
@@ -158,6 +165,10 @@ class Config:
             kw = words[0].lower()
             if kw == "match":
                 match = " ".join(words[1:]) or "all"
+                self._block = None
+                if match.lower() != "all":
+                    self._block = len(self.flat)
+                    self.match_lines[self._block] = match
                 self.flat.append((line, path, index + 1))
                 continue
             if kw == "include":
@@ -170,7 +181,7 @@ class Config:
                     for included in self.expand(pattern):
                         match = self._load(included, match, depth + 1)
                 continue
-            self.entries.append(Entry(path, index, line, words, match))
+            self.entries.append(Entry(path, index, line, words, match, self._block))
             self.flat.append((line, path, index + 1))
         return match
 
@@ -191,14 +202,32 @@ class Config:
     def reads_unconditionally(self, path):
         return any(p == path and (m is None or m.lower() == "all") for p, m in self.reads)
 
-    def flatten(self):
+    def flatten(self, only_block=None):
         """``(text, origin)``: the configuration as one file; ``origin[n]`` is the
-        ``(path, lineno)`` of its line ``n`` (1-based)."""
+        ``(path, lineno)`` of its line ``n`` (1-based).
+
+        With ``only_block`` (a key of :attr:`match_lines`), that Match block applies to every
+        connection (``Match all``) and no other conditional block applies to any: ``sshd -T``
+        then shows what a connection that only this block matches gets, whatever its
+        criteria (users, groups, addresses, ports).
+        """
         lines, origin = [], {}
-        for n, (line, path, lineno) in enumerate(self.flat, start=1):
-            lines.append(line)
+        for n, (text, path, lineno) in enumerate(self.flat, start=1):
+            if only_block is not None and n - 1 in self.match_lines:
+                lines.append("Match all" if n - 1 == only_block else "Match User %s" % NOBODY)
+            else:
+                lines.append(text)
             origin[n] = (path, lineno)
         return "\n".join(lines) + "\n", origin
+
+    def blocks_setting(self, keywords):
+        """The Match blocks (keys of :attr:`match_lines`) that set any of ``keywords``."""
+        kws = {k.lower() for k in keywords}
+        return sorted({e.block for e in self.entries if e.kw in kws and e.block is not None})
+
+    def describe_block(self, block):
+        _line, path, lineno = self.flat[block]
+        return "Match %s (%s line %d)" % (self.match_lines[block], path, lineno)
 
 
 def explain_sshd_error(message, flat_path, origin):

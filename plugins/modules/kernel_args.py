@@ -184,7 +184,9 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.flatcar.fips.plugins.module_utils import changes as ch
 from ansible_collections.flatcar.fips.plugins.module_utils import files, grub_cfg
+from ansible_collections.flatcar.fips.plugins.module_utils.changes import Failure
 
 OEM_DIR = "/oem"
 LEGACY_OEM_DIR = "/usr/share/oem"
@@ -198,10 +200,10 @@ def default_path():
 
 def read_running(path):
     try:
-        with open(path, "rb") as f:
-            return grub_cfg.split_cmdline(f.read().decode("utf-8", "replace"))
-    except OSError:
+        data = files.read_bytes(path)
+    except files.FileError:
         return None
+    return None if data is None else grub_cfg.split_cmdline(data.decode("utf-8", "replace"))
 
 
 def reboot_required(configured, running, present, absent):
@@ -232,87 +234,90 @@ def main():
         ),
         supports_check_mode=True,
     )
-    present = module.params["present"]
-    absent = module.params["absent"]
-    given = module.params["path"] or default_path()
-    path = os.path.realpath(given)
+    changes = ch.Changes(module)
+    ch.run(module, changes, lambda: KernelArgs(module, changes).run())
 
-    for item in present + absent:
-        problem = grub_cfg.validate_arg(item)
-        if problem:
-            module.fail_json(msg="Invalid kernel argument: %s. Nothing was changed." % problem,
-                             path=path)
 
-    try:
-        text = files.read_text(path)
-    except files.FileError as e:
-        module.fail_json(msg="%s. Nothing was changed; point path at the OEM grub.cfg." % e,
-                         path=path)
-    created = text is None
-    # Removing from a file that is not there changes nothing; adding needs the OEM partition.
-    if created and present and not os.path.isdir(os.path.dirname(path)):
-        module.fail_json(
-            msg="%s does not exist and neither does its directory %s: is the OEM partition "
-                "mounted? Nothing was changed." % (path, os.path.dirname(path)),
-            path=path)
+class KernelArgs:
+    def __init__(self, module, changes):
+        self.module = module
+        self.changes = changes
+        self.present = module.params["present"]
+        self.absent = module.params["absent"]
+        self.path = os.path.realpath(module.params["path"] or default_path())
 
-    try:
-        cfg = grub_cfg.GrubCfg(text or "")
-        edit = cfg.edit(present, absent)
-    except grub_cfg.GrubCfgError as e:
-        where = path if e.lineno is None else "%s line %d" % (path, e.lineno)
-        line = ""
-        if e.lineno is not None:
-            line = " (%s)" % cfg_line(text, e.lineno)
-        module.fail_json(msg="Cannot safely rewrite %s%s: %s. Nothing was changed."
-                             % (where, line, e.message), path=path, line=e.lineno)
-    except ValueError as e:
-        module.fail_json(msg="Invalid kernel arguments: %s. Nothing was changed." % e, path=path)
+    def fail(self, msg, line=None):
+        raise Failure(msg, path=self.path, line=line)
 
-    running = read_running(module.params["proc_cmdline"])
-    result = dict(
-        changed=edit.changed,
-        path=path,
-        created=created and edit.changed,
-        args_configured=edit.configured_args,
-        args_conditional=edit.conditional_args,
-        args_running=running,
-        args_added=edit.added,
-        args_removed=edit.removed,
-        reboot_required=reboot_required(edit.configured_args, running, present, absent),
-    )
-    if running is None:
-        module.warn("Cannot read %s: reboot_required is unknown." % module.params["proc_cmdline"])
+    def run(self):
+        present, absent, path = self.present, self.absent, self.path
+        for item in present + absent:
+            problem = grub_cfg.validate_arg(item)
+            if problem:
+                self.fail("Invalid kernel argument: %s. Nothing was changed." % problem)
+        try:
+            text = files.read_text(path)
+        except files.FileError as e:
+            self.fail("%s. Nothing was changed; point path at the OEM grub.cfg." % e)
+        created = text is None
+        # Removing from a file that is not there changes nothing; adding needs the OEM partition.
+        if created and present and not os.path.isdir(os.path.dirname(path)):
+            self.fail("%s does not exist and neither does its directory %s: is the OEM partition "
+                      "mounted? Nothing was changed." % (path, os.path.dirname(path)))
+        try:
+            cfg = grub_cfg.GrubCfg(text or "")
+            edit = cfg.edit(present, absent)
+        except grub_cfg.GrubCfgError as e:
+            where = path if e.lineno is None else "%s line %d" % (path, e.lineno)
+            line = ""
+            if e.lineno is not None:
+                line = " (%s)" % cfg_line(text, e.lineno)
+            self.fail("Cannot safely rewrite %s%s: %s. Nothing was changed."
+                      % (where, line, e.message), line=e.lineno)
+        except ValueError as e:
+            self.fail("Invalid kernel arguments: %s. Nothing was changed." % e)
 
-    if edit.changed:
-        result["diff"] = dict(
-            before=text or "",
-            after=edit.text,
-            before_header="%s%s" % (path, " (absent)" if created else ""),
-            after_header=path,
+        running = read_running(self.module.params["proc_cmdline"])
+        result = dict(
+            path=path,
+            created=created and edit.changed,
+            args_configured=edit.configured_args,
+            args_conditional=edit.conditional_args,
+            args_running=running,
+            args_added=edit.added,
+            args_removed=edit.removed,
+            reboot_required=reboot_required(edit.configured_args, running, present, absent),
         )
+        if running is None:
+            self.module.warn("Cannot read %s: reboot_required is unknown."
+                             % self.module.params["proc_cmdline"])
+        if edit.changed:
+            self.write(edit.text, text, created, result)
+        result.update(self.changes.result())
+        if "diff" in result:  # one file: one diff, as before
+            result["diff"] = result["diff"][0]
+        if "backup_files" in result:
+            result["backup_file"] = result.pop("backup_files")[path]
+        return result
+
+    def write(self, new_text, text, created, result):
+        path = self.path
+        self.changes.diff(path, text, new_text,
+                          header="%s%s" % (path, " (absent)" if created else ""))
+        checker = self.module.get_bin_path("grub-script-check")
+        # What the candidate has been checked with (in check mode, only the parser ran).
         validated = ["parser"]
-        checker = module.get_bin_path("grub-script-check")
-        if checker:
-            validated.append("grub-script-check")
         result["validated_with"] = validated
-        if not module.check_mode:
-            def validate(tmp):
-                if checker:
-                    rc, out, err = module.run_command([checker, tmp])
-                    if rc != 0:
-                        raise ValueError("grub-script-check rejected the new file: %s"
-                                         % (err or out).strip())
-            try:
-                backup_file = files.write_atomically(module, path, edit.text,
-                                                     backup=module.params["backup"],
-                                                     validate=validate, mode=0o644)
-            except (files.FileError, ValueError, OSError) as e:
-                module.fail_json(msg="Cannot write %s: %s. Nothing was changed." % (path, e),
-                                 path=path)
-            if backup_file:
-                result["backup_file"] = backup_file
-    module.exit_json(**result)
+
+        def validate(tmp):
+            rc, out, err = self.module.run_command([checker, tmp])
+            if rc != 0:
+                raise Failure("grub-script-check rejected the new %s: %s. Nothing was changed."
+                              % (path, (err or out).strip()), path=path)
+            validated.append("grub-script-check")
+
+        self.changes.write(path, new_text, mode=0o644, backup=self.module.params["backup"],
+                           replace_link=False, validate=validate if checker else None)
 
 
 def cfg_line(text, lineno):

@@ -207,7 +207,9 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.flatcar.fips.plugins.module_utils import algorithms, files, ssh_keys
+from ansible_collections.flatcar.fips.plugins.module_utils import changes as ch
 from ansible_collections.flatcar.fips.plugins.module_utils import sshd_config as sc
+from ansible_collections.flatcar.fips.plugins.module_utils.changes import Failure
 
 PRE_FIPS_SUFFIX = ".pre-fips"
 DROP_IN_HEADER = (
@@ -217,13 +219,6 @@ DROP_IN_HEADER = (
 )
 SOCKET_UNITS = ("/etc/systemd/system/sockets.target.wants/sshd.socket",
                 "/usr/lib/systemd/system/sockets.target.wants/sshd.socket")
-
-
-class Failure(Exception):
-    def __init__(self, msg, **extra):
-        super().__init__(msg)
-        self.msg = msg
-        self.extra = extra
 
 
 def read_file(path):
@@ -240,10 +235,9 @@ class SshdCrypto:
         self.check = module.check_mode
         self.main = self.p["sshd_config"]
         self.drop_in = self.p["drop_in"]
-        self.result = dict(files_changed=[], main_config_fixed=[], removed={}, effective={},
+        self.changes = ch.Changes(module)
+        self.result = dict(main_config_fixed=[], removed={}, effective={},
                            host_keys=[], users_without_fips_key=[])
-        self.diffs = []
-        self.backups = {}
         self.tmp = tempfile.mkdtemp(prefix="flatcar-fips-sshd.", dir=module.tmpdir)
 
     # --- tools ---------------------------------------------------------------------------
@@ -281,12 +275,24 @@ class SshdCrypto:
             raise Failure(message)
         return None if test_only else sc.parse_effective(out)
 
-    def flat_file(self, config, name):
-        text, origin = config.flatten()
+    def flat_file(self, config, name, only_block=None):
+        text, origin = config.flatten(only_block)
         path = os.path.join(self.tmp, name)
-        with open(path, "w") as f:
-            f.write(text)
+        with open(path, "wb") as f:
+            f.write(files.encode(text))
         return path, origin
+
+    def match_scopes(self, config, name):
+        """``{"Match ... (file line N)": {keyword: values}}`` for every Match block that sets an
+        algorithm keyword: what a connection that only this block matches gets (one ``sshd -T``
+        per such block, with the block switched on for the first connection spec)."""
+        scopes = {}
+        for block in config.blocks_setting(algorithms.MATCH_KEYWORDS):
+            flat, origin = self.flat_file(config, "%s-match-%d" % (name, block), block)
+            eff = self.sshd_effective(flat, origin, self.p["connection_specs"][0])
+            scopes[config.describe_block(block)] = {
+                k: _split(eff.get(k.lower(), "")) for k in algorithms.MATCH_KEYWORDS}
+        return scopes
 
     def load(self, texts=None):
         try:
@@ -314,6 +320,12 @@ class SshdCrypto:
                 values = _split(eff.get(keyword.lower(), ""))
                 if values != lists[keyword]:
                     matched.setdefault(spec, {})[keyword] = values
+        if name != "current":
+            try:
+                matched.update(self.match_scopes(config, name))
+            except Failure as e:
+                raise Failure("sshd rejects the %s configuration: %s. Nothing was changed."
+                              % (name, e.msg)) from e
         return lists, matched, flat, origin, raw
 
     # --- guards --------------------------------------------------------------------------
@@ -337,16 +349,18 @@ class SshdCrypto:
         if self.p["generate_host_keys"]:
             path = os.path.join(os.path.dirname(self.main), "ssh_host_ecdsa_key")
             self.result["generated_host_key"] = path
-            self.result["files_changed"] += [path, path + ".pub"]
-            if not self.check:
-                keygen = self.module.get_bin_path("ssh-keygen", required=True)
-                if os.path.exists(path):
-                    raise Failure("%s exists but is not a usable ECDSA key; move it away and "
-                                  "retry. Nothing was changed." % path)
+            if os.path.lexists(path):
+                raise Failure("%s exists but is not a usable ECDSA key; move it away and "
+                              "retry. Nothing was changed." % path)
+
+            def keygen():
+                tool = self.module.get_bin_path("ssh-keygen", required=True)
                 rc, out, err = self.module.run_command(
-                    [keygen, "-q", "-t", "ecdsa", "-b", "256", "-N", "", "-f", path])
+                    [tool, "-q", "-t", "ecdsa", "-b", "256", "-N", "", "-f", path])
                 if rc != 0:
                     raise Failure("ssh-keygen failed: %s" % (err or out).strip())
+
+            self.changes.create_with([path, path + ".pub"], keygen)
             return ["HostKey %s" % path] if explicit else []
         if self.p["force"]:
             self.module.warn("No FIPS-usable host key (%s): every FIPS client will be refused."
@@ -399,7 +413,20 @@ class SshdCrypto:
         lines.extend(extra_lines)
         return "\n".join(lines) + "\n"
 
+    def check_drop_in(self):
+        """The drop-in must be a regular file (or not exist): a directory or a FIFO there is
+        said to be one, not reported as a configuration that still offers algorithms."""
+        try:
+            files.check_writable_target(self.drop_in)
+        except files.FileError as e:
+            raise Failure("drop_in: %s. Move it away or set drop_in to a file path. Nothing was "
+                          "changed." % e, path=self.drop_in) from e
+        if not os.path.isdir(os.path.dirname(self.drop_in)):
+            raise Failure("drop_in: the directory %s does not exist. Nothing was changed."
+                          % os.path.dirname(self.drop_in), path=self.drop_in)
+
     def enable(self):
+        self.check_drop_in()
         self.find_sshd()
         supported = self.supported()
         current = self.load()
@@ -446,7 +473,8 @@ class SshdCrypto:
                     continue
                 kept = [v for v in values if v in lists[keyword]] if plain else []
                 new_value = ",".join(kept or lists[keyword])
-                text = candidate.text(entry.path)
+                # Several blocks of one file: each rewrite builds on the previous one.
+                text = texts[entry.path] if entry.path in texts else candidate.text(entry.path)
                 texts[entry.path] = sc.replace_value(text, entry.index, entry.keyword, new_value)
                 self.result["main_config_fixed"].append(
                     "%s %s in a Match block (%s line %d) became %s"
@@ -459,7 +487,10 @@ class SshdCrypto:
         except Failure as e:
             raise Failure("sshd -t rejects the candidate configuration: %s. Nothing was changed."
                           % e.msg) from e
-        self.assert_approved(after, matched, "the candidate configuration")
+        try:
+            self.assert_approved(after, matched, "the candidate configuration")
+        except Failure as e:
+            raise Failure(e.msg + " Nothing was changed.") from e
         self.result["effective"] = after
         self.result["removed"] = {k: [a for a in before[k] if a not in after[k]]
                                   for k in algorithms.KEYWORDS
@@ -478,44 +509,32 @@ class SshdCrypto:
                 if bad:
                     problems.append("%s offers %s for %s" % (keyword, ",".join(bad), spec))
         if problems:
-            raise Failure("%s still offers algorithms that are not FIPS-approved: %s. Nothing "
-                          "was changed." % (what, "; ".join(problems)))
+            raise Failure("%s still offers algorithms that are not FIPS-approved: %s."
+                          % (what, "; ".join(problems)))
 
     def install(self, texts):
-        written = []
+        """Write every planned file (a failure of any rolls back all: changes.run)."""
+        written = False
         for path, text in texts.items():
             current = read_file(path)
-            is_link = os.path.islink(path)
             if current == text:
                 continue
-            self.diffs.append(dict(before_header=path, after_header=path, before=current or "",
-                                   after=text))
-            self.result["files_changed"].append(path)
+            self.changes.diff(path, current, text)
             if path != self.drop_in and current is not None:
                 saved = path + PRE_FIPS_SUFFIX
                 if not os.path.lexists(saved):
-                    self.result["files_changed"].append(saved)
-                    if not self.check:
-                        if is_link:
-                            os.symlink(os.readlink(path), saved)
-                        else:
-                            shutil.copy2(path, saved)
-            if not self.check:
-                previous = current
-                if is_link:
-                    os.unlink(path)  # replace the symlink itself, never write through it
-                # new files (the drop-in, a replaced symlink) get sshd_config's usual 0600
-                backup = files.write_atomically(self.module, path, text,
-                                                backup=self.p["backup"] and not is_link,
-                                                mode=0o600)
-                if backup:
-                    self.backups[path] = backup
-                written.append((path, previous, is_link))
-        if written:
-            self.confirm(written)
+                    self.changes.copy(path, saved)
+            # new files (the drop-in, a replaced symlink) get sshd_config's usual 0600;
+            # a symlink is replaced by a regular file, never written through
+            self.changes.write(path, text, mode=0o600,
+                               backup=self.p["backup"] and not os.path.islink(path))
+            written = True
+        if written and not self.check:
+            self.confirm()
 
-    def confirm(self, written):
-        """The files are in place: ask sshd about the real configuration; roll back if wrong."""
+    def confirm(self):
+        """The files are in place: ask sshd about the real configuration, with every
+        connection spec and every Match block that sets algorithms; roll back if wrong."""
         try:
             self.sshd_effective(self.main, test_only=True)
             raw = self.sshd_effective(self.main)
@@ -524,16 +543,11 @@ class SshdCrypto:
             for spec in self.p["connection_specs"]:
                 eff = self.sshd_effective(self.main, spec=spec)
                 matched[spec] = {k: _split(eff.get(k.lower(), "")) for k in algorithms.KEYWORDS}
+            matched.update(self.match_scopes(self.load(), "installed"))
             self.assert_approved(lists, matched, "the installed configuration")
             self.result["effective"] = lists
         except Failure as e:
-            for path, previous, _is_link in written:
-                if previous is None:
-                    os.unlink(path)
-                else:
-                    files.write_atomically(self.module, path, previous)
-            raise Failure("After writing, sshd disagreed (%s); the previous files were restored."
-                          % e.msg) from e
+            raise Failure("After writing, sshd disagreed: %s." % e.msg.rstrip(".")) from e
 
     # --- absent --------------------------------------------------------------------------
 
@@ -542,21 +556,14 @@ class SshdCrypto:
         current = self.load()
         before, _m, _flat, _origin, _raw = self.effective_lists(current, "current")
         if os.path.lexists(self.drop_in):
-            self.diffs.append(dict(before_header=self.drop_in, after_header=self.drop_in,
-                                   before=read_file(self.drop_in) or "", after=""))
-            self.result["files_changed"].append(self.drop_in)
-            if not self.check:
-                os.unlink(self.drop_in)
+            self.changes.diff(self.drop_in, read_file(self.drop_in), "")
+            self.changes.remove(self.drop_in)
         for path in sorted(current.files):
             saved = path + PRE_FIPS_SUFFIX
             if not os.path.lexists(saved):
                 continue
-            self.diffs.append(dict(before_header=path, after_header=path,
-                                   before=read_file(path) or "",
-                                   after=read_file(saved) or ""))
-            self.result["files_changed"] += [path, saved]
-            if not self.check:
-                os.rename(saved, path)
+            self.changes.diff(path, read_file(path), read_file(saved))
+            self.changes.rename(saved, path)
         if not self.check:
             after_config = self.load()
         else:
@@ -586,12 +593,8 @@ class SshdCrypto:
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
         result = dict(self.result)
-        result["changed"] = bool(result["files_changed"])
+        result.update(self.changes.result())
         result["reload_required"] = result["changed"] and not self.socket_activated()
-        if self.diffs:
-            result["diff"] = self.diffs
-        if self.backups:
-            result["backup_files"] = self.backups
         return result
 
 
@@ -621,13 +624,7 @@ def main():
         supports_check_mode=True,
     )
     runner = SshdCrypto(module)
-    try:
-        result = runner.run()
-    except Failure as e:
-        module.fail_json(msg=e.msg, **e.extra)
-    except (files.FileError, OSError) as e:
-        module.fail_json(msg="Cannot write: %s" % e)
-    module.exit_json(**result)
+    ch.run(module, runner.changes, runner.run)
 
 
 if __name__ == "__main__":
