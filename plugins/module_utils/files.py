@@ -30,7 +30,7 @@ ENCODING = "utf-8"
 ERRORS = "surrogateescape"
 
 
-class FileError(Exception):
+class FileError(OSError):
     """A file could not be read or written; the message says which and why."""
 
 
@@ -81,9 +81,9 @@ def kind(mode):
     return "special file"
 
 
-def read_bytes(path, limit=MAX_SIZE, allow_block=False):
-    """The bytes of the regular file ``path`` (a symlink to one is followed), or None when it
-    does not exist.
+def open_regular(path, allow_block=False):
+    """A binary file object for the regular file ``path`` (a symlink to one is followed), or
+    None when it does not exist.
 
     Never blocks: the file is opened with ``O_NONBLOCK`` and checked with ``fstat`` before a
     byte is read, so a FIFO, a device or a socket where a file belongs is refused instead of
@@ -103,28 +103,42 @@ def read_bytes(path, limit=MAX_SIZE, allow_block=False):
                             % path) from e
         raise FileError("cannot read %s: %s" % (path, e.strerror or e)) from e
     try:
-        st = os.fstat(fd)
-        if not (stat.S_ISREG(st.st_mode) or (allow_block and stat.S_ISBLK(st.st_mode))):
+        mode = os.fstat(fd).st_mode
+        if not (stat.S_ISREG(mode) or (allow_block and stat.S_ISBLK(mode))):
             raise FileError("%s is a %s, not a regular file; refusing to read it"
-                            % (path, kind(st.st_mode)))
-        if limit is not None and st.st_size > limit:
-            raise FileError("%s is %d bytes, more than the %d this collection reads from a "
-                            "configuration file; refusing to read it" % (path, st.st_size, limit))
-        chunks, total = [], 0
-        while True:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-            if limit is not None and total > limit:
-                raise FileError("%s grew past %d bytes while being read; refusing it"
-                                % (path, limit))
-        return b"".join(chunks)
-    except OSError as e:
-        raise FileError("cannot read %s: %s" % (path, e.strerror or e)) from e
-    finally:
+                            % (path, kind(mode)))
+    except BaseException:
         os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+def check_readable(path):
+    """Raise :class:`FileError` when ``path`` exists but is not a regular file (or a link to
+    one): call it before handing a path to a program that would block on a FIFO."""
+    f = open_regular(path)
+    if f is not None:
+        f.close()
+
+
+def read_bytes(path, limit=MAX_SIZE):
+    """The bytes of the regular file ``path`` (see :func:`open_regular`), or None when it does
+    not exist; more than ``limit`` bytes is refused. Raises :class:`FileError`."""
+    f = open_regular(path)
+    if f is None:
+        return None
+    with f:
+        try:
+            size = os.fstat(f.fileno()).st_size
+            if limit is not None and size > limit:
+                raise FileError("%s is %d bytes, more than the %d this collection reads from a "
+                                "configuration file; refusing to read it" % (path, size, limit))
+            data = f.read() if limit is None else f.read(limit + 1)
+        except OSError as e:
+            raise FileError("cannot read %s: %s" % (path, e.strerror or e)) from e
+    if limit is not None and len(data) > limit:
+        raise FileError("%s grew past %d bytes while being read; refusing it" % (path, limit))
+    return data
 
 
 def read_text(path):

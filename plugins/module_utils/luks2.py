@@ -13,9 +13,12 @@
 Shared by ``luks_pbkdf`` and ``fips_facts``. Standard library only: runs on the managed host.
 """
 
+import errno
 import json
 import os
 import struct
+
+from ansible_collections.flatcar.fips.plugins.module_utils import files
 
 MAGIC = b"LUKS\xba\xbe"
 LUKS2_JSON_OFFSET = 4096
@@ -33,9 +36,14 @@ def read_header(path):
     """The header of ``path`` as a dict, or None when it is not LUKS.
 
     ``{"version": 1|2, "uuid": str, "keyslots": {"0": {"kdf": "argon2id", ...}}}``
-    Raises :class:`LuksError` for a LUKS header that is damaged, OSError when unreadable.
+    Raises :class:`LuksError` for a LUKS header that is damaged, OSError when unreadable
+    (``files.FileError``, an OSError, for something that is neither a block device nor a
+    regular file: a FIFO would block forever).
     """
-    with open(path, "rb") as f:
+    f = files.open_regular(path, allow_block=True)
+    if f is None:
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", path)
+    with f:
         head = f.read(LUKS2_JSON_OFFSET)
         if len(head) < 8 or head[:6] != MAGIC:
             return None

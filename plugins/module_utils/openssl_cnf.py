@@ -20,6 +20,7 @@ must. It follows OpenSSL's ``conf_def.c`` for what matters here:
 Standard library only: this file runs on the managed host.
 """
 
+import os
 import re
 
 from ansible_collections.flatcar.fips.plugins.module_utils.files import LineError, split_lines
@@ -183,6 +184,19 @@ class OpenSSLCnf:
             if line.kind == "key" and line.section == section:
                 result[line.key] = line.value
         return result
+
+    def included_files(self, base=None):
+        """The files OpenSSL reads for the ``.include`` directives (a directory includes its
+        ``*.cnf`` and ``*.conf`` files), for checking them before ``openssl`` runs."""
+        found = []
+        for name, _line in self.includes():
+            target = os.path.join(base, name) if base and not os.path.isabs(name) else name
+            if os.path.isdir(target):
+                found += sorted(os.path.join(target, n) for n in os.listdir(target)
+                                if n.endswith((".cnf", ".conf")))
+            else:
+                found.append(target)
+        return found
 
     def includes(self):
         return [(line.directive[1], line) for line in self.lines

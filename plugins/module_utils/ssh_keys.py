@@ -10,7 +10,7 @@ import base64
 import os
 import struct
 
-from ansible_collections.flatcar.fips.plugins.module_utils import algorithms
+from ansible_collections.flatcar.fips.plugins.module_utils import algorithms, files
 
 
 def key_info(line):
@@ -54,9 +54,9 @@ def host_keys(paths, run_keygen=None):
     for path in paths:
         info = None
         pub = path + ".pub"
-        if os.path.exists(pub):
-            with open(pub) as f:
-                info = key_info(f.read())
+        text = files.read_text_if_readable(pub)
+        if text is not None:
+            info = key_info(text)
         elif os.path.exists(path) and run_keygen is not None:
             text = run_keygen(path)
             info = key_info(text) if text else None

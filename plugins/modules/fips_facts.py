@@ -258,22 +258,31 @@ class Facts:
         path = given or self.module.get_bin_path(name, opt_dirs=opt_dirs or [])
         return path if path and os.path.isfile(path) and os.access(path, os.X_OK) else None
 
+    def read(self, path, key):
+        """The file's text; None when it is missing, or when it cannot be read (a FIFO, a
+        directory, a symlink loop...), then with the reason in ``errors[key]``."""
+        try:
+            return files.read_text(path)
+        except files.FileError as e:
+            self.errors[key] = str(e)
+            return None
+
     def problem(self, pid, layer, message, remediation):
         self.problems.append(dict(id=pid, layer=layer, message=message, remediation=remediation))
 
     # --- system --------------------------------------------------------------------------
 
     def system(self):
-        release = parse_os_release(read(self.p["os_release"]) or "")
+        release = parse_os_release(self.read(self.p["os_release"], "system.os_release") or "")
         os_id = release.get("ID")
         version = release.get("VERSION_ID")
         secure_boot = None
         try:
-            with open(self.p["secure_boot_efivar"], "rb") as f:
-                data = f.read()
-            secure_boot = len(data) >= 5 and data[4] == 1
-        except FileNotFoundError:
-            secure_boot = False if not os.path.isdir("/sys/firmware/efi") else None
+            data = files.read_bytes(self.p["secure_boot_efivar"])
+            if data is None:
+                secure_boot = False if not os.path.isdir("/sys/firmware/efi") else None
+            else:
+                secure_boot = len(data) >= 5 and data[4] == 1
         except OSError as e:
             self.errors["system.secure_boot"] = "cannot read %s: %s" % (
                 self.p["secure_boot_efivar"], e.strerror or e)
@@ -287,23 +296,24 @@ class Facts:
     # --- kernel --------------------------------------------------------------------------
 
     def kernel(self):
-        flag = read(self.p["fips_enabled_path"])
+        flag = self.read(self.p["fips_enabled_path"], "kernel.fips_enabled")
         fips_enabled = None
-        if flag is None:
+        if flag is None and "kernel.fips_enabled" not in self.errors:
             self.errors["kernel.fips_enabled"] = (
                 "%s is missing: the kernel has no FIPS support (CONFIG_CRYPTO_FIPS)"
                 % self.p["fips_enabled_path"])
         else:
             fips_enabled = 1 if flag.strip() == "1" else 0
-        cmdline = read(self.p["proc_cmdline"])
+        cmdline = self.read(self.p["proc_cmdline"], "kernel.cmdline_args")
         cmdline_args = grub_cfg.split_cmdline(cmdline) if cmdline is not None else None
         path = self.p["grub_cfg"] or (
             "/oem/grub.cfg" if os.path.isdir("/oem") else "/usr/share/oem/grub.cfg")
         configured = conditional = None
-        text = read(path)
+        text = self.read(path, "kernel.configured_args")
         try:
-            cfg = grub_cfg.GrubCfg(text or "")
-            configured, conditional = cfg.configured_args(), cfg.conditional_args()
+            if "kernel.configured_args" not in self.errors:  # unreadable: unknown, not absent
+                cfg = grub_cfg.GrubCfg(text or "")
+                configured, conditional = cfg.configured_args(), cfg.conditional_args()
         except grub_cfg.GrubCfgError as e:
             self.errors["kernel.configured_args"] = "%s %s" % (path, e)
         fips_configured = None if configured is None else "fips=1" in configured
@@ -351,7 +361,7 @@ class Facts:
         facts["module"] = fips_so
         facts["module_present"] = os.path.isfile(fips_so)
         fm_path = self.p["fipsmodule_cnf"]
-        fm_text = read(fm_path)
+        fm_text = self.read(fm_path, "openssl.fipsmodule_cnf")
         ours = bool(fm_text and fm_text.startswith(openssl_cnf.GENERATED_MARKER))
         fm = dict(path=fm_path, present=fm_text is not None, verified=None,
                   generated_by_collection=ours)
@@ -366,9 +376,23 @@ class Facts:
                                                                 fm_path)[0]
         facts["fipsmodule_cnf"] = fm
         cnf_path = self.p["openssl_cnf"]
-        cnf_text = read(cnf_path)
+        cnf_text = self.read(cnf_path, "openssl.openssl_cnf")
+        if "openssl.openssl_cnf" in self.errors:
+            # OpenSSL itself would block on a FIFO or fail: the effective state is unknown.
+            facts["openssl_cnf"] = dict(path=cnf_path, present=None)
+            return facts
         status = {}
         if cnf_text is not None:
+            try:
+                for included in openssl_cnf.OpenSSLCnf(cnf_text).included_files(
+                        os.path.dirname(cnf_path)):
+                    files.check_readable(included)
+            except files.FileError as e:
+                self.errors["openssl.openssl_cnf"] = "%s: an included file: %s" % (cnf_path, e)
+                facts["openssl_cnf"] = dict(path=cnf_path, present=True)
+                return facts
+            except openssl_cnf.OpenSSLCnfError:
+                pass  # reported below
             try:
                 status = openssl_cnf.fips_status(openssl_cnf.OpenSSLCnf(cnf_text), fm_path,
                                                  fipsmodule, resolve=os.path.realpath)
@@ -426,10 +450,14 @@ class Facts:
             return facts
         main = self.p["sshd_config"]
         try:
-            cfg = sc.Config(main, read)
+            cfg = sc.Config(main, files.read_text)
             facts["include_effective"] = [p for p, m in cfg.reads if m is None or m == "all"]
         except sc.SshdConfigError as e:
             self.errors["sshd.config"] = str(e)
+        except files.FileError as e:
+            # sshd -T would block on a FIFO, or fail: the effective state is unknown.
+            self.errors["sshd.config"] = str(e)
+            return facts
         rc, out, err = self.module.run_command([sshd, "-T", "-f", main])
         if rc != 0:
             self.errors["sshd"] = "sshd -T failed: %s" % (err or out).strip()
@@ -449,7 +477,7 @@ class Facts:
         paths = [p.strip() for p in raw.get("hostkey", "").splitlines() if p.strip()]
         facts["host_keys"] = ssh_keys.host_keys(paths)
         facts["users_without_fips_key"] = ssh_keys.users_without_fips_key(
-            read(self.p["passwd_file"]),
+            self.read(self.p["passwd_file"], "sshd.passwd_file"),
             raw.get("authorizedkeysfile", ".ssh/authorized_keys").split(), read)
         if bad:
             self.problem("sshd_algorithms", "sshd",
@@ -575,7 +603,7 @@ def main():
         supports_check_mode=True,
     )
     facts = Facts(module).run()
-    module.exit_json(changed=False, ansible_facts=dict(flatcar_fips=facts))
+    module.exit_json(changed=False, ansible_facts=dict(flatcar_fips=files.printable(facts)))
 
 
 if __name__ == "__main__":

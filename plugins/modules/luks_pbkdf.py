@@ -151,16 +151,10 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.flatcar.fips.plugins.module_utils import luks2
+from ansible_collections.flatcar.fips.plugins.module_utils import files, luks2
+from ansible_collections.flatcar.fips.plugins.module_utils.changes import Failure
 
 BACKUP_DIR = "/var/lib/flatcar-fips/luks"
-
-
-class Failure(Exception):
-    def __init__(self, msg, **extra):
-        super().__init__(msg)
-        self.msg = msg
-        self.extra = extra
 
 
 def describe(header):
@@ -240,7 +234,16 @@ class LuksPbkdf:
         openable = [s for s in todo if self.opens(s)]
         result["not_opened"] = [s for s in todo if s not in openable]
         if not openable:
-            raise Failure("The key does not open any of the non-PBKDF2 keyslots of %s (%s). "
+            done = [s for s in header["keyslots"] if s not in todo and self.opens(s)]
+            if done:
+                # A re-run after this key's keyslot was converted: nothing to do for this key.
+                result["non_pbkdf2"] = {device: todo}
+                result["msg"] = ("The key opens keyslot %s of %s, which already uses PBKDF2; "
+                                 "keyslots %s still use argon2 and need their own key."
+                                 % (", ".join(done), device, ", ".join(todo)))
+                self.module.warn(result["msg"])
+                return result
+            raise Failure("The key does not open any keyslot of %s (non-PBKDF2: %s). "
                           "Nothing was changed." % (device, ", ".join(todo)),
                           devices=result["devices"])
         result["converted"] = {device: openable}
@@ -260,9 +263,17 @@ class LuksPbkdf:
             rc, out, err = self.cryptsetup([*args, device])
             if rc != 0 or not self.opens(slot):
                 why = (err or out).strip() or "the converted keyslot does not open"
-                self.restore(backup)
+                restored = self.restore(backup, header)
+                if restored is not True:
+                    raise Failure(
+                        "Converting keyslot %s of %s failed (%s), and restoring the header from "
+                        "%s failed too (%s): the device's keyslots may be in an intermediate "
+                        "state. Do not reboot; restore it with 'cryptsetup luksHeaderRestore %s "
+                        "--header-backup-file %s'." % (slot, device, why, backup, restored,
+                                                       device, backup), header_backup=backup)
                 raise Failure("Converting keyslot %s of %s failed (%s); the header was restored "
-                              "from %s." % (slot, device, why, backup), header_backup=backup)
+                              "from %s and verified." % (slot, device, why, backup),
+                              header_backup=backup)
         after = luks2.read_header(device)
         result["devices"] = {device: describe(after)}
         remaining = luks2.non_pbkdf2(after)
@@ -279,18 +290,48 @@ class LuksPbkdf:
         if os.path.exists(path):
             path = "%s.%s" % (path, time.strftime("%Y%m%dT%H%M%S"))
         directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        rc, out, err = self.cryptsetup(["luksHeaderBackup", self.device,
-                                        "--header-backup-file", path], key=False)
-        if rc != 0:
-            raise Failure("luksHeaderBackup of %s to %s failed: %s. Nothing was changed."
-                          % (self.device, path, (err or out).strip()))
-        os.chmod(path, 0o600)
+        try:
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+        except OSError as e:
+            raise Failure("Cannot create %s for the header backup: %s. Nothing was changed."
+                          % (directory, e.strerror or e)) from e
+        # Written under a temporary name and verified before the conversion may depend on it:
+        # a full disk must not leave a truncated "backup".
+        tmp = "%s.tmp-%d" % (path, os.getpid())
+        try:
+            rc, out, err = self.cryptsetup(["luksHeaderBackup", self.device,
+                                            "--header-backup-file", tmp], key=False)
+            if rc != 0:
+                raise Failure("luksHeaderBackup of %s to %s failed: %s. Nothing was changed."
+                              % (self.device, path, (err or out).strip()))
+            os.chmod(tmp, 0o600)
+            try:
+                copy = luks2.read_header(tmp)
+            except (OSError, luks2.LuksError) as e:
+                copy = e
+            if copy != header:
+                raise Failure("The header backup %s of %s does not read back as the device's "
+                              "header (%s). Nothing was changed." % (path, self.device, copy))
+            os.rename(tmp, path)
+        except OSError as e:
+            raise Failure("Cannot write the header backup %s: %s. Nothing was changed."
+                          % (path, e.strerror or e)) from e
+        finally:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
         return path
 
-    def restore(self, backup):
-        self.cryptsetup(["luksHeaderRestore", self.device, "--header-backup-file", backup],
-                        key=False)
+    def restore(self, backup, header):
+        """Put the header back; True when the device reads back as ``header``, else why not."""
+        rc, out, err = self.cryptsetup(["luksHeaderRestore", self.device,
+                                        "--header-backup-file", backup], key=False)
+        if rc != 0:
+            return "luksHeaderRestore: %s" % ((err or out).strip() or "exit %d" % rc)
+        try:
+            after = luks2.read_header(self.device)
+        except (OSError, luks2.LuksError) as e:
+            return "the restored header cannot be read: %s" % e
+        return True if after == header else "the restored header differs from the original"
 
     def run(self):
         if self.p["state"] == "audit":
@@ -320,8 +361,8 @@ def main():
     try:
         result = LuksPbkdf(module).run()
     except Failure as e:
-        module.fail_json(msg=e.msg, **e.extra)
-    module.exit_json(**result)
+        module.fail_json(msg=files.printable(e.msg), **files.printable(e.extra))
+    module.exit_json(**files.printable(result))
 
 
 if __name__ == "__main__":

@@ -468,6 +468,13 @@ class OpenSSLFips:
         is_link = os.path.islink(path)
         text = self.read(path, "OpenSSL configuration")
         cnf_before = self.parse(text or "", path, "OpenSSL configuration")
+        for included in cnf_before.included_files(os.path.dirname(path)):
+            if included != fipsmodule_path:
+                try:
+                    files.check_readable(included)
+                except files.FileError as e:
+                    raise Failure("%s includes %s, which OpenSSL cannot read safely: %s. "
+                                  "Nothing was changed." % (path, included, e), path=path) from e
         cnf = self.parse(text or "", path, "OpenSSL configuration")
         changes = openssl_cnf.enable_fips(cnf, fipsmodule_path, self.fips_section,
                                           self.p["default_properties_fips"],
