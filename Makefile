@@ -43,7 +43,7 @@ export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_FORCE_COLOR := 0
 
 .PHONY: help setup apt venv collection ansible-test-offline fips-so test static sanity lint ruff \
-        changelog-lint units integration e2e demo testbed-deps docs bench clean
+        changelog-lint units integration faults e2e demo testbed-deps docs bench clean
 
 help:
 	@echo "make test   - set up everything and run every test tier"
@@ -105,6 +105,7 @@ test: setup
 	$(MAKE) --no-print-directory static
 	$(MAKE) --no-print-directory units
 	$(MAKE) --no-print-directory integration
+	$(MAKE) --no-print-directory faults
 	$(MAKE) --no-print-directory e2e
 	@echo "make test: all tiers passed"
 
@@ -139,6 +140,12 @@ units: setup
 
 integration: setup
 	pytest -q tests/integration
+
+# Fault injection (tests/faults): the modules against FIFOs, devices, bad bytes, full and
+# read-only file systems, failures halfway, concurrent runs and kill -9. Real mounts: run as
+# root in a private mount namespace, so that nothing it mounts outlives it.
+faults: setup
+	unshare --mount --propagation private pytest -q tests/faults
 
 # End-to-end tier: Flatcar-like VMs (tests/testbed) under qemu/TCG, both variants: the layout
 # is checked, the collection converges the VM into FIPS mode, a second converge changes nothing,

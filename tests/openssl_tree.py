@@ -98,3 +98,24 @@ class Tree:
     def swap_module(self, kind):
         """An OS update ships another fips.so (a different OpenSSL 3.0.x build)."""
         shutil.copy(fips_so(kind), self.module)
+
+
+def make_stable(root):
+    """Flatcar stable: regular openssl.cnf, fipsmodule.cnf shipped (generated at image build)."""
+    tree = Tree(root)
+    shutil.copy(STOCK, tree.openssl_cnf)
+    fipsinstall(tree.module, tree.fipsmodule_cnf)
+    os.makedirs(os.path.join(tree.root, "usr/share/flatcar/etc/ssl"))
+    shutil.copy(STOCK, os.path.join(tree.root, "usr/share/flatcar/etc/ssl/openssl.cnf"))
+    return tree
+
+
+def make_lts(root):
+    """Flatcar LTS: openssl.cnf a symlink into read-only /usr, no fipsmodule.cnf shipped."""
+    tree = Tree(root)
+    usr_ssl = os.path.join(tree.root, "usr/share/ssl")
+    os.makedirs(usr_ssl)
+    shutil.copy(STOCK, os.path.join(usr_ssl, "openssl.cnf"))
+    os.chmod(usr_ssl, 0o555)  # read-only, as /usr is (root ignores it: the tests compare content)
+    os.symlink("../../usr/share/ssl/openssl.cnf", tree.openssl_cnf)
+    return tree

@@ -14,6 +14,7 @@ Shared by ``luks_pbkdf`` and ``fips_facts``. Standard library only: runs on the 
 """
 
 import errno
+import hashlib
 import json
 import os
 import struct
@@ -57,6 +58,23 @@ def read_header(path):
             area = f.read(hdr_size - LUKS2_JSON_OFFSET)
             return _luks2(path, head, area)
         raise LuksError("%s: unknown LUKS version %d" % (path, version))
+
+
+def metadata_digest(path):
+    """SHA-256 of a LUKS2 device's binary headers and JSON metadata (both copies, salts and
+    digests included): equal digests mean the keyslot metadata was not changed."""
+    f = files.open_regular(path, allow_block=True)
+    if f is None:
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", path)
+    with f:
+        head = f.read(16)
+        if len(head) < 16 or head[:6] != MAGIC:
+            raise LuksError("%s: no LUKS header" % path)
+        (hdr_size,) = struct.unpack(">Q", head[8:16])
+        if hdr_size <= LUKS2_JSON_OFFSET or hdr_size > MAX_HEADER:
+            raise LuksError("%s: LUKS2 header size %d is out of range" % (path, hdr_size))
+        f.seek(0)
+        return hashlib.sha256(f.read(2 * hdr_size)).hexdigest()
 
 
 def _text(raw):

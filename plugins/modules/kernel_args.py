@@ -180,6 +180,7 @@ validated_with:
   sample: [parser, grub-script-check]
 """
 
+import errno
 import os
 
 from ansible.module_utils.basic import AnsibleModule
@@ -244,7 +245,8 @@ class KernelArgs:
         self.changes = changes
         self.present = module.params["present"]
         self.absent = module.params["absent"]
-        self.path = os.path.realpath(module.params["path"] or default_path())
+        self.given = module.params["path"] or default_path()
+        self.path = os.path.realpath(self.given)
 
     def fail(self, msg, line=None):
         raise Failure(msg, path=self.path, line=line)
@@ -255,6 +257,16 @@ class KernelArgs:
             problem = grub_cfg.validate_arg(item)
             if problem:
                 self.fail("Invalid kernel argument: %s. Nothing was changed." % problem)
+        if os.path.lexists(self.given) and not os.path.exists(self.given):
+            try:
+                os.stat(self.given)
+            except OSError as e:
+                if e.errno == errno.ELOOP:
+                    self.fail("%s is a symlink loop. Nothing was changed; point path at the OEM "
+                              "grub.cfg." % self.given)
+            self.fail("%s is a dangling symlink (to %s): refusing to create a file where it "
+                      "points. Nothing was changed; point path at the OEM grub.cfg."
+                      % (self.given, os.readlink(self.given)))
         try:
             text = files.read_text(path)
         except files.FileError as e:

@@ -251,6 +251,11 @@ class LuksPbkdf:
         if self.module.check_mode:
             result["non_pbkdf2"] = {device: result["not_opened"]} if result["not_opened"] else {}
             return result
+        try:
+            digest = luks2.metadata_digest(device)
+        except (OSError, luks2.LuksError) as e:
+            raise Failure("Cannot read the LUKS2 metadata of %s: %s. Nothing was changed."
+                          % (device, e)) from e
         backup = self.backup_header(header)
         result["header_backup"] = backup
         for slot in openable:
@@ -264,6 +269,12 @@ class LuksPbkdf:
             if rc != 0 or not self.opens(slot):
                 why = (err or out).strip() or "the converted keyslot does not open"
                 restored = self.restore(backup, header)
+                if restored is not True and self.unchanged(digest):
+                    raise Failure(
+                        "Converting keyslot %s of %s failed (%s); restoring the header from %s "
+                        "failed as well (%s), but the device's header reads back unchanged, so "
+                        "nothing was changed." % (slot, device, why, backup, restored),
+                        header_backup=backup)
                 if restored is not True:
                     raise Failure(
                         "Converting keyslot %s of %s failed (%s), and restoring the header from "
@@ -320,6 +331,12 @@ class LuksPbkdf:
             if os.path.lexists(tmp):
                 os.unlink(tmp)
         return path
+
+    def unchanged(self, digest):
+        try:
+            return luks2.metadata_digest(self.device) == digest
+        except (OSError, luks2.LuksError):
+            return False
 
     def restore(self, backup, header):
         """Put the header back; True when the device reads back as ``header``, else why not."""

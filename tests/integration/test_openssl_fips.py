@@ -5,36 +5,22 @@ fips.so built from OpenSSL source (make fips-so), on temp trees shaped like Flat
 LTS. Nothing is mocked: OpenSSL finds the tree's fips.so through OPENSSL_MODULES."""
 
 import os
-import shutil
 import subprocess
 
 import pytest
-from openssl_tree import STOCK, Tree, fips_so, fipsinstall, snapshot
+from openssl_tree import STOCK, fips_so, fipsinstall, make_lts, make_stable, snapshot
 
 TASK = "Manage the OpenSSL FIPS provider"
 
 
 @pytest.fixture
 def stable(tmp_path):
-    """Flatcar stable: regular openssl.cnf, fipsmodule.cnf shipped (generated at image build)."""
-    tree = Tree(str(tmp_path / "root"))
-    shutil.copy(STOCK, tree.openssl_cnf)
-    fipsinstall(tree.module, tree.fipsmodule_cnf)
-    os.makedirs(os.path.join(tree.root, "usr/share/flatcar/etc/ssl"))
-    shutil.copy(STOCK, os.path.join(tree.root, "usr/share/flatcar/etc/ssl/openssl.cnf"))
-    return tree
+    return make_stable(str(tmp_path / "root"))
 
 
 @pytest.fixture
 def lts(tmp_path):
-    """Flatcar LTS: openssl.cnf a symlink into read-only /usr, no fipsmodule.cnf shipped."""
-    tree = Tree(str(tmp_path / "root"))
-    usr_ssl = os.path.join(tree.root, "usr/share/ssl")
-    os.makedirs(usr_ssl)
-    shutil.copy(STOCK, os.path.join(usr_ssl, "openssl.cnf"))
-    os.chmod(usr_ssl, 0o555)  # read-only, as /usr is (root ignores it: the tests compare content)
-    os.symlink("../../usr/share/ssl/openssl.cnf", tree.openssl_cnf)
-    return tree
+    return make_lts(str(tmp_path / "root"))
 
 
 def run(playbook, tree, check=False, diff=False, **extra):
