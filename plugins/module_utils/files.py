@@ -133,12 +133,23 @@ def read_bytes(path, limit=MAX_SIZE):
             if limit is not None and size > limit:
                 raise FileError("%s is %d bytes, more than the %d this collection reads from a "
                                 "configuration file; refusing to read it" % (path, size, limit))
-            data = f.read() if limit is None else f.read(limit + 1)
+            # In chunks: procfs (/proc/sys) refuses one huge read with ENOMEM, and a file
+            # that grows while being read must not get past the limit.
+            chunks, total = [], 0
+            while True:
+                chunk = f.read(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                total += len(chunk)
+                if limit is not None and total > limit:
+                    raise FileError("%s grew past %d bytes while being read; refusing it"
+                                    % (path, limit))
         except OSError as e:
+            if isinstance(e, FileError):
+                raise
             raise FileError("cannot read %s: %s" % (path, e.strerror or e)) from e
-    if limit is not None and len(data) > limit:
-        raise FileError("%s grew past %d bytes while being read; refusing it" % (path, limit))
-    return data
+    return b"".join(chunks)
 
 
 def read_text(path):

@@ -298,10 +298,10 @@ class Facts:
     def kernel(self):
         flag = self.read(self.p["fips_enabled_path"], "kernel.fips_enabled")
         fips_enabled = None
-        if flag is None and "kernel.fips_enabled" not in self.errors:
-            self.errors["kernel.fips_enabled"] = (
+        if flag is None:
+            self.errors.setdefault("kernel.fips_enabled", (
                 "%s is missing: the kernel has no FIPS support (CONFIG_CRYPTO_FIPS)"
-                % self.p["fips_enabled_path"])
+                % self.p["fips_enabled_path"]))
         else:
             fips_enabled = 1 if flag.strip() == "1" else 0
         cmdline = self.read(self.p["proc_cmdline"], "kernel.cmdline_args")

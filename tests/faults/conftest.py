@@ -108,13 +108,12 @@ def run(tmp_path):
     scratch = tmp_path / "module-tmp"
     scratch.mkdir()
 
-    def go(name, args, check=False, env=None, timeout=HANG, diff=True, preexec=None):
-        cmd = module_command(name, args, check=check, diff=diff, tmpdir=str(scratch))
+    def go(name, args, check=False, env=None, timeout=HANG, diff=True, wrap=()):
+        cmd = [*wrap, *module_command(name, args, check=check, diff=diff, tmpdir=str(scratch))]
         started = time.monotonic()
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                                  env=dict(os.environ, **(env or {})), check=False,
-                                  preexec_fn=preexec)
+                                  env=dict(os.environ, **(env or {})), check=False)
         except subprocess.TimeoutExpired:
             pytest.fail("%s did not finish within %d s: it hangs" % (name, timeout))
         return Result(proc, time.monotonic() - started)
