@@ -81,6 +81,14 @@ class Result:
         return bool(self.result.get("failed"))
 
     @property
+    def warnings(self):
+        """Warning texts (ansible-core 2.19 returns structured warning summaries)."""
+        texts = []
+        for w in self.result.get("warnings", []):
+            texts.append(w["event"]["msg"] if isinstance(w, dict) else w)
+        return texts
+
+    @property
     def msg(self):
         return self.result.get("msg", "")
 
@@ -175,18 +183,23 @@ class Mounts:
     def fill(self, path):
         """Fill the file system of ``path`` up: nothing more can be written there."""
         filler = os.path.join(path, ".filler")
-        with open(filler, "wb") as f:
-            try:
-                while True:
-                    f.write(b"\0" * 4096)
-                    f.flush()
-            except OSError:
-                pass
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while True:
+                os.write(fd, b"\0" * 4096)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
         return filler
 
-    def readonly(self, path):
+    def readonly(self, path, keep_writable=()):
+        """``path`` read-only (a bind mount on itself), except the directories below it in
+        ``keep_writable`` (bind mounts of their own, which keep their write bit)."""
         self._mount("--bind", path, path)
         self.points.append(path)
+        for sub in keep_writable:
+            self.bind(sub)
         self._mount("-o", "remount,bind,ro", path)
         return path
 
