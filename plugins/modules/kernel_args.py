@@ -29,6 +29,9 @@ description:
     be known or preserved (another variable in the value, quoted arguments, C(unset), a replacing
     assignment inside a block, an override that consolidation would undo); the error names the
     line and says what to change.
+  - Refuses a C(grub.cfg) that is not a regular file (a FIFO, a device, a directory, a dangling
+    symlink or a symlink loop) with its path; bytes that are not UTF-8 are kept byte for byte
+    and shown escaped (C(\xe9)) in the result.
   - The change takes effect at the next boot. RV(reboot_required) compares the configured
     arguments with C(/proc/cmdline) for the arguments this task manages.
 author:
@@ -172,8 +175,18 @@ backup_file:
   returned: changed and O(backup=true) and the file existed
   type: str
   sample: /oem/grub.cfg.12345.2026-11-30@02:14:17~
+rolled_back:
+  description:
+    - When the task failed after it had started writing, the files it put back as they were
+      (newest first). C(files_changed) then lists only files that could not be put back.
+  returned: failed after a write
+  type: list
+  elements: str
 validated_with:
-  description: Checks the candidate file passed before it replaced the live file.
+  description:
+    - Checks the candidate file passed before it replaced the live file. Only what ran is
+      listed; in check mode that is V(parser) (C(grub-script-check) checks the file about to be
+      installed).
   returned: changed
   type: list
   elements: str

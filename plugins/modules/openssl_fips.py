@@ -23,9 +23,16 @@ description:
     because C(fips.so) was modified or the host has not rebooted into an updated C(/usr). See
     O(regenerate_fipsmodule).
   - B(Validates before installing.) The candidate configuration is loaded by the real C(openssl)
-    through C(OPENSSL_CONF); the fips provider must be listed with C(status) V(active),
-    C(sha256) must work and C(md5) must be refused, or nothing is written and OpenSSL's own error
-    is returned.
+    through C(OPENSSL_CONF); the fips provider must be listed with C(status) V(active), no
+    provider other than fips and base may be active (an C(.include) elsewhere could re-activate
+    C(default)), C(sha256) must work and C(md5) must be refused, or nothing is written and
+    OpenSSL's own error is returned. Files it includes must be regular files (OpenSSL would
+    block on a FIFO).
+  - All or nothing. When any write of the task fails (the C(/etc/system-fips) marker or the
+    update guard in a read-only directory, a full disk), every file already written is put back
+    as it was, newest first, and the failure lists them in RV(rolled_back). The
+    C(openssl.cnf.pre-fips) copy is written atomically and read back; a copy that cannot be
+    restored (empty, unparsable, already a FIPS configuration) is never restored.
   - Survives OS updates. Where this module had to generate C(fipsmodule.cnf), the file is pinned in
     C(/etc) and would stop matching a C(fips.so) shipped by a later update; the module then
     installs a boot-time oneshot unit that re-verifies and regenerates it before sshd and other
@@ -245,6 +252,13 @@ module:
   returned: always
   type: str
   sample: /usr/lib64/ossl-modules/fips.so
+rolled_back:
+  description:
+    - When the task failed after it had started writing, the files it put back as they were
+      (newest first). C(files_changed) then lists only files that could not be put back.
+  returned: failed after a write
+  type: list
+  elements: str
 backup_files:
   description: Backup files created with O(backup=true), by the file they back up.
   returned: when O(backup=true) and a file was replaced

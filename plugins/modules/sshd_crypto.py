@@ -27,7 +27,14 @@ description:
     every file it changes is kept as C(<file>.pre-fips) for O(state=absent).
   - Every candidate configuration is validated with C(sshd -t) before it lands, then the files
     written are confirmed with C(sshd -T); if the effective lists are not exactly approved,
-    nothing is written (or what was written is rolled back).
+    nothing is written (or what was written is rolled back). Both checks evaluate the global
+    values, every O(connection_specs) entry and every C(Match) block that sets an algorithm
+    keyword (that block switched on alone, whatever its criteria, users, groups or addresses).
+  - All or nothing. When any write of the task fails (the main file after the drop-in, a
+    C(.pre-fips) copy, a read-only or full C(/etc/ssh)), every file already written, and a host
+    key it generated, is put back as it was, and the failure lists them in RV(rolled_back).
+    Only regular files are read; a FIFO or a device where an included file belongs is refused
+    with its path, never waited on.
   - Lockout guards. Fails (unless O(force=true)) when no FIPS-usable host key exists (only
     ed25519); O(generate_host_keys=true) creates an ECDSA P-256 host key instead. Reports users
     whose C(authorized_keys) hold no FIPS-usable key (they would be locked out).
@@ -165,6 +172,13 @@ removed:
   returned: always
   type: dict
   sample: {Ciphers: [chacha20-poly1305@openssh.com], KexAlgorithms: [curve25519-sha256]}
+rolled_back:
+  description:
+    - When the task failed after it had started writing, the files it put back as they were
+      (newest first). C(files_changed) then lists only files that could not be put back.
+  returned: failed after a write
+  type: list
+  elements: str
 files_changed:
   description: Files written, created or removed (or that would be, in check mode).
   returned: always
