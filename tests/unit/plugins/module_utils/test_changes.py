@@ -1,0 +1,135 @@
+# Copyright: flatcar.fips contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""module_utils.changes and the file primitives under it, with real files in tmp dirs."""
+
+import os
+import stat
+
+import pytest
+
+from ansible_collections.flatcar.fips.plugins.module_utils import changes as ch
+from ansible_collections.flatcar.fips.plugins.module_utils import files
+
+
+class FakeModule:
+    """What Changes uses of AnsibleModule: check_mode and atomic_move (a plain rename here;
+    the real one is exercised by every module test)."""
+
+    def __init__(self, check_mode=False):
+        self.check_mode = check_mode
+
+    def atomic_move(self, src, dest):
+        os.rename(src, dest)
+
+
+def state(root):
+    out = {}
+    for name in sorted(os.listdir(root)):
+        path = os.path.join(root, name)
+        if os.path.islink(path):
+            out[name] = ("link", os.readlink(path))
+        elif os.path.isdir(path):
+            out[name] = ("dir", state(path))
+        else:
+            st = os.stat(path)
+            with open(path, "rb") as f:
+                out[name] = ("file", f.read(), stat.S_IMODE(st.st_mode), st.st_mtime_ns)
+    return out
+
+
+@pytest.fixture
+def tree(tmp_path):
+    (tmp_path / "a.cnf").write_bytes(b"old a \xe9\n")
+    os.chmod(tmp_path / "a.cnf", 0o640)
+    (tmp_path / "b.cnf").write_bytes(b"old b\n")
+    os.symlink("/usr/share/x.cnf", tmp_path / "link.cnf")
+    return tmp_path
+
+
+def test_rollback_restores_everything_newest_first(tree):
+    before = state(str(tree))
+    c = ch.Changes(FakeModule())
+    c.write(str(tree / "a.cnf"), "new a\n", backup=True)
+    c.copy(str(tree / "b.cnf"), str(tree / "b.cnf.pre-fips"))
+    c.write(str(tree / "link.cnf"), "replaced link\n")
+    c.makedirs(str(tree / "new/dir"))
+    c.write(str(tree / "new/dir/unit"), "x")
+    c.remove(str(tree / "b.cnf"))
+    c.symlink("target", str(tree / "wants"))
+    assert state(str(tree)) != before
+    restored, errors = c.rollback()
+    assert errors == [] and len(restored) == 7  # 6 paths + the backup file
+    assert state(str(tree)) == before  # bytes, modes, times, links; created dirs removed
+
+
+def test_check_mode_records_and_does_nothing(tree):
+    before = state(str(tree))
+    c = ch.Changes(FakeModule(check_mode=True))
+    c.write(str(tree / "a.cnf"), "new\n", backup=True)
+    c.remove(str(tree / "b.cnf"))
+    c.copy(str(tree / "b.cnf"), str(tree / "b.cnf.pre-fips"))
+    c.create_with([str(tree / "key")], lambda: pytest.fail("ran in check mode"))
+    assert c.files_changed == [str(tree / n) for n in ("a.cnf", "b.cnf", "b.cnf.pre-fips",
+                                                       "key")]
+    assert state(str(tree)) == before and c.touched == []
+
+
+def test_write_refuses_a_directory_and_leaves_no_temp_file(tree):
+    os.mkdir(tree / "d.cnf")
+    c = ch.Changes(FakeModule())
+    with pytest.raises(files.FileError, match="is a directory, not a regular file"):
+        c.write(str(tree / "d.cnf"), "x")
+    assert sorted(os.listdir(tree)) == ["a.cnf", "b.cnf", "d.cnf", "link.cnf"]
+
+
+def test_failed_validation_writes_nothing(tree):
+    before = state(str(tree))
+
+    def refuse(tmp):
+        with open(tmp, "rb") as f:
+            assert f.read() == b"candidate\n"  # the complete candidate is validated
+        raise ch.Failure("rejected")
+
+    with pytest.raises(ch.Failure):
+        ch.Changes(FakeModule()).write(str(tree / "a.cnf"), "candidate\n", validate=refuse)
+    assert state(str(tree)) == before
+
+
+def test_read_bytes_refuses_what_is_not_a_regular_file(tmp_path):
+    os.mkfifo(tmp_path / "fifo")
+    os.symlink("loop2", tmp_path / "loop1")
+    os.symlink("loop1", tmp_path / "loop2")
+    os.mkdir(tmp_path / "dir")
+    with pytest.raises(files.FileError, match="FIFO"):
+        files.read_bytes(str(tmp_path / "fifo"))  # returns at once: never blocks
+    with pytest.raises(files.FileError, match="symlink loop"):
+        files.read_bytes(str(tmp_path / "loop1"))
+    with pytest.raises(files.FileError, match="directory"):
+        files.read_bytes(str(tmp_path / "dir"))
+    assert files.read_bytes(str(tmp_path / "missing")) is None
+    (tmp_path / "big").write_bytes(b"x" * 11)
+    with pytest.raises(files.FileError, match="more than the 10"):
+        files.read_bytes(str(tmp_path / "big"), limit=10)
+
+
+def test_read_bytes_procfs():
+    """/proc/sys refuses one large read (ENOMEM); chunks work."""
+    assert files.read_bytes("/proc/sys/kernel/osrelease").strip()
+
+
+def test_printable_escapes_only_undecodable_bytes():
+    text = b"caf\xe9 \xc3\xa9 ok".decode("utf-8", "surrogateescape")
+    assert files.printable(text) == "caf\\xe9 \u00e9 ok"
+    assert files.printable({"k\udcff": [text, 1, None]}) == {"k\\xff": ["caf\\xe9 \u00e9 ok",
+                                                                       1, None]}
+
+
+def test_copy_verified_keeps_mode_and_times(tmp_path):
+    src = tmp_path / "src"
+    src.write_bytes(b"data")
+    os.chmod(src, 0o600)
+    st = os.stat(src)
+    files.copy_verified(b"data", str(tmp_path / "dst"), st)
+    dst = os.stat(tmp_path / "dst")
+    assert stat.S_IMODE(dst.st_mode) == 0o600 and dst.st_mtime_ns == st.st_mtime_ns
+    assert sorted(os.listdir(tmp_path)) == ["dst", "src"]
