@@ -117,6 +117,14 @@ def run(tmp_path):
     scratch.mkdir()
 
     def go(name, args, check=False, env=None, timeout=HANG, diff=True, wrap=()):
+        """Every run is preceded by the same run in check mode, which must leave everything
+        under the test's directory exactly as it was (whatever the real run then does)."""
+        if not check:
+            before = snapshot(str(tmp_path), skip=("module-tmp",))
+            go(name, args, check=True, env=env, timeout=timeout, diff=diff, wrap=wrap)
+            after = snapshot(str(tmp_path), skip=("module-tmp",))
+            changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+            assert not changed, "check mode of %s changed %s" % (name, changed)
         cmd = [*wrap, *module_command(name, args, check=check, diff=diff, tmpdir=str(scratch))]
         started = time.monotonic()
         try:
@@ -129,11 +137,15 @@ def run(tmp_path):
     return go
 
 
-def snapshot(root):
-    """Everything under root, exactly: bytes, mode, owner of files; link targets; dirs."""
+def snapshot(root, skip=()):
+    """Everything under root, exactly: bytes, mode, owner of files; link targets; dirs
+    (``skip``: names of top-level entries left out)."""
     state = {}
     for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
+        top = dirpath == root
+        if top:
+            dirnames[:] = [d for d in dirnames if d not in skip]
+        for name in dirnames + [f for f in filenames if not (top and f in skip)]:
             path = os.path.join(dirpath, name)
             st = os.lstat(path)
             rel = os.path.relpath(path, root)

@@ -87,8 +87,8 @@ def test_openssl_fips_refuses(run, stable, which, kind):
     if which.startswith("included"):
         os.makedirs(os.path.dirname(target), exist_ok=True)
         with open(stable.openssl_cnf, "a") as f:
-            f.write("\n.include %s\n" % (target if which == "included"
-                                          else os.path.dirname(target)))
+            included = target if which == "included" else os.path.dirname(target)
+            f.write("\n.include %s\n" % included)
     plant(target, kind)
     before = snapshot(stable.root)
     r = run("openssl_fips", openssl_args(stable), env=stable.env)

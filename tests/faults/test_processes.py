@@ -32,7 +32,7 @@ def in_parallel(name, args, tmp_path, env=None):
     procs = [subprocess.Popen(module_command(name, args, tmpdir=str(tmp_path)),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env=dict(os.environ, **(env or {})))
-             for _ in range(PARALLEL)]
+             for _run in range(PARALLEL)]
     results = []
     for proc in procs:
         out, err = proc.communicate(timeout=120)

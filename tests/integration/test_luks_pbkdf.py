@@ -10,6 +10,8 @@ import pytest
 from luks_images import add_key, digest, image, kdfs, opens
 
 TASK = "Audit or convert LUKS keyslots"
+
+
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):
     d = tmp_path_factory.mktemp("luks")

@@ -120,8 +120,8 @@ def test_read_bytes_procfs():
 def test_printable_escapes_only_undecodable_bytes():
     text = b"caf\xe9 \xc3\xa9 ok".decode("utf-8", "surrogateescape")
     assert files.printable(text) == "caf\\xe9 \u00e9 ok"
-    assert files.printable({"k\udcff": [text, 1, None]}) == {"k\\xff": ["caf\\xe9 \u00e9 ok",
-                                                                       1, None]}
+    expected = {"k\\xff": ["caf\\xe9 \u00e9 ok", 1, None]}
+    assert files.printable({"k\udcff": [text, 1, None]}) == expected
 
 
 def test_copy_verified_keeps_mode_and_times(tmp_path):
