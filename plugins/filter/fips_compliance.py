@@ -13,8 +13,13 @@ description:
     the collection); O(checks) replaces it, O(extra_checks) adds to it (a check with the id of a
     shipped one replaces that one).
   - A check passes when its query returns exactly its C(expect) value. A query that returns
-    C(null) (missing data), fails to evaluate, or belongs to a layer that was not gathered gives
-    C(passed=null) (unknown), never a pass.
+    C(null) (missing data; the reason names what M(flatcar.fips.fips_facts) could not read), that
+    cannot be evaluated on these facts, whose C(unknown_when) query finds something, or that
+    belongs to a layer that was not gathered gives C(passed=null) (unknown), never a pass.
+  - A malformed check (a missing key, an unknown layer, a query that is not JMESPath) is an error
+    naming the check, not an unknown result.
+  - The same code gives M(flatcar.fips.fips_facts) its C(status) and C(problems), and the
+    C(flatcar.fips.report) playbook its verdicts.
   - Runs on the controller and needs the C(jmespath) Python library there.
 author:
   - flatcar.fips contributors (!UNKNOWN)
@@ -25,8 +30,9 @@ options:
     type: dict
     required: true
   checks:
-    description: The checks, replacing the shipped list. Each is a dict with C(id), C(layer),
-      C(title), C(query), C(expect) and C(remediation).
+    description: The checks, replacing the shipped list. Each is a dict with C(id), C(layer)
+      (system, kernel, openssl, sshd or luks), C(title), C(query), C(expect) and C(remediation),
+      and optionally C(unknown_when) and C(unknown_reason).
     type: list
     elements: dict
   extra_checks:
@@ -68,7 +74,7 @@ _value:
       description: The check id.
       type: str
     layer:
-      description: The layer (kernel, openssl, sshd, luks).
+      description: The layer (system, kernel, openssl, sshd, luks).
       type: str
     title:
       description: What the check verifies.
@@ -90,106 +96,20 @@ _value:
       type: str
 """
 
-import os
-
 from ansible.errors import AnsibleFilterError
 
-try:
-    import jmespath
-except ImportError:  # reported when the filter is used
-    jmespath = None
-
-import yaml
-
-REQUIRED = ("id", "layer", "title", "query", "expect", "remediation")
-DEFAULT_CHECKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "data",
-                              "compliance_checks.yml")
+from ansible_collections.flatcar.fips.plugins.plugin_utils import compliance
 
 
 def default_checks():
-    with open(DEFAULT_CHECKS) as f:
-        return yaml.safe_load(f)
-
-
-def _validate(check):
-    if not isinstance(check, dict):
-        raise AnsibleFilterError("fips_compliance: a check must be a dict, got %r" % (check,))
-    missing = [k for k in REQUIRED if k not in check]
-    if missing:
-        raise AnsibleFilterError("fips_compliance: check %s lacks %s"
-                                 % (check.get("id", "?"), ", ".join(missing)))
-
-
-def merge(checks, extra):
-    by_id = {}
-    order = []
-    for check in list(checks) + list(extra or []):
-        _validate(check)
-        if check["id"] not in by_id:
-            order.append(check["id"])
-        by_id[check["id"]] = check
-    return [by_id[i] for i in order]
-
-
-def evaluate(facts, check):
-    gathered = facts.get("gathered")
-    result = dict(id=check["id"], layer=check["layer"], title=check["title"],
-                  expect=check["expect"], remediation=check["remediation"], actual=None)
-    if gathered is not None and check["layer"] in ("kernel", "openssl", "sshd", "luks") \
-            and check["layer"] not in gathered:
-        result.update(passed=None, reason="the %s layer was not gathered" % check["layer"])
-        return result
-    try:
-        actual = jmespath.search(check["query"], facts)
-    except jmespath.exceptions.JMESPathError as e:
-        result.update(passed=None, reason="the query cannot be evaluated: %s" % e)
-        return result
-    result["actual"] = actual
-    if actual is None:
-        result.update(passed=None, reason="no data (%s is null)" % check["query"])
-    elif same(actual, plain(check["expect"])):
-        result.update(passed=True, reason="as expected")
-    else:
-        result.update(passed=False, reason="expected %r, found %r" % (check["expect"], actual))
-    return result
-
-
-def same(a, b):
-    """Equality where true is not 1 (JMESPath and YAML both tell booleans from numbers)."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    return a == b
-
-
-def plain(value):
-    """Plain Python types: jmespath looks at type names, which Ansible's tagged values change."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, str):
-        return str(value)
-    return value
+    return compliance.shipped_checks()
 
 
 def fips_compliance(facts, checks=None, extra_checks=None):
-    if jmespath is None:
-        raise AnsibleFilterError("fips_compliance needs the jmespath Python library on the "
-                                 "controller (pip install jmespath)")
-    if not isinstance(facts, dict):
-        raise AnsibleFilterError("fips_compliance expects ansible_facts.flatcar_fips (a dict), "
-                                 "got %s" % type(facts).__name__)
-    if "flatcar_fips" in facts and isinstance(facts["flatcar_fips"], dict):
-        facts = facts["flatcar_fips"]
-    facts = plain(facts)
-    checks = merge(default_checks() if checks is None else checks, extra_checks)
-    return [evaluate(facts, check) for check in checks]
+    try:
+        return compliance.compliance(facts, checks, extra_checks)
+    except compliance.CheckError as e:
+        raise AnsibleFilterError("fips_compliance: %s" % e) from e
 
 
 class FilterModule:

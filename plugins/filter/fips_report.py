@@ -4,14 +4,18 @@
 
 DOCUMENTATION = r"""
 name: fips_report
-short_description: Assemble the fleet FIPS report from each host's facts and check results
+short_description: Build the fleet FIPS report data from the hosts' facts
 version_added: 0.1.0
 description:
-  - Builds the data behind the C(flatcar.fips.report) playbook's outputs from the hosts'
-    C(ansible_facts.flatcar_fips) and C(fips_report_results) (the output of
-    P(flatcar.fips.fips_compliance#filter)).
+  - Builds the data behind the C(flatcar.fips.report) playbook's outputs from each host's
+    C(ansible_facts.flatcar_fips) (gathered in this run, or from Ansible's fact cache), judged
+    by the same compliance checks as M(flatcar.fips.fips_facts) and the
+    P(flatcar.fips.fips_compliance#filter) filter.
   - Per host, each layer is V(pass) (all its checks passed), V(fail) (one failed) or V(unknown);
-    a host whose facts are missing (unreachable, failed) is reported with status V(unknown).
+    a host without facts (unreachable, failed, nothing cached) has status V(unknown), never
+    V(enabled).
+  - M(flatcar.fips.write_report) writes the same data as files; use this filter to work with the
+    data in a play.
 author:
   - flatcar.fips contributors (!UNKNOWN)
 options:
@@ -24,6 +28,20 @@ options:
     description: C(hostvars).
     type: raw
     required: true
+  checks:
+    description: Checks replacing the shipped list (see P(flatcar.fips.fips_compliance#filter)).
+    type: list
+    elements: dict
+  extra_checks:
+    description: Checks added to the list.
+    type: list
+    elements: dict
+    default: []
+  unknown_as:
+    description: How the JUnit rendering counts an unknown check.
+    type: str
+    choices: [failure, skipped]
+    default: failure
 """
 
 EXAMPLES = r"""
@@ -31,48 +49,49 @@ EXAMPLES = r"""
   ansible.builtin.set_fact:
     report: "{{ ansible_play_hosts_all | sort | flatcar.fips.fips_report(hostvars) }}"
   run_once: true
+
+- name: Hosts that are not in FIPS mode
+  ansible.builtin.debug:
+    var: report.noncompliant
+  run_once: true
 """
 
 RETURN = r"""
 _value:
-  description: C(hosts) (by name, with C(status), C(layers), C(checks), C(problems)) and C(totals).
+  description:
+    - C(meta) (generation time, collection version, source of the facts), C(totals) (hosts,
+      compliant, checks passed, failed, unknown, hosts by status), C(hosts) (by name, with
+      C(status), C(info) (OS, kernel, OpenSSL and fips provider versions), C(layers), C(checks),
+      C(problems), C(errors)) and C(noncompliant) (the hosts whose status is not V(enabled)).
   type: dict
 """
 
-LAYERS = ("kernel", "openssl", "sshd", "luks")
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.flatcar.fips.plugins.plugin_utils import compliance, report
 
 
-def _layer_result(checks, layer):
-    results = [c.get("passed") for c in checks if c.get("layer") == layer]
-    if any(r is False for r in results):
-        return "fail"
-    if results and all(r is True for r in results):
-        return "pass"
-    return "unknown"
+def facts_and_error(hostvars, name):
+    """``(flatcar_fips facts or None, why not)`` for one host from hostvars."""
+    hv = hostvars[name]
+    facts = (hv.get("ansible_facts") or {}).get("flatcar_fips")
+    if facts is None:
+        facts = hv.get("ansible_flatcar_fips")  # injected form
+    gathered = hv.get("fips_report__gathered") or {}
+    error = None
+    if isinstance(gathered, dict) and (gathered.get("unreachable") or gathered.get("failed")):
+        error = "%s: %s" % ("unreachable" if gathered.get("unreachable") else "failed",
+                            gathered.get("msg") or "(no message)")
+        facts = None  # whatever hostvars still hold is from an earlier gathering: stale
+    return (compliance.plain(facts) if isinstance(facts, dict) else None), error
 
 
-def fips_report(hostnames, hostvars):
-    hosts = {}
-    totals = dict(hosts=0, enabled=0, checks=0, passed=0, failed=0, unknown=0)
-    for name in hostnames:
-        hv = hostvars[name]
-        facts = (hv.get("ansible_facts") or {}).get("flatcar_fips")
-        checks = list(hv.get("fips_report_results") or [])
-        entry = dict(
-            status=facts.get("status") if facts else "unknown",
-            layers={layer: _layer_result(checks, layer) for layer in LAYERS},
-            checks=checks,
-            problems=list(facts.get("problems", [])) if facts else [],
-            errors=dict(facts.get("errors", {})) if facts else {"facts": "no flatcar_fips facts"},
-        )
-        hosts[name] = entry
-        totals["hosts"] += 1
-        totals["enabled"] += entry["status"] == "enabled"
-        for check in checks:
-            totals["checks"] += 1
-            key = {True: "passed", False: "failed"}.get(check.get("passed"), "unknown")
-            totals[key] += 1
-    return dict(hosts=hosts, totals=totals, layers=list(LAYERS))
+def fips_report(hostnames, hostvars, checks=None, extra_checks=None, unknown_as="failure"):
+    try:
+        hosts = {name: facts_and_error(hostvars, name) for name in hostnames}
+        return report.build(hosts, checks, extra_checks, unknown_as)
+    except compliance.CheckError as e:
+        raise AnsibleFilterError("fips_report: %s" % e) from e
 
 
 class FilterModule:

@@ -230,6 +230,33 @@ class Config:
         return "Match %s (%s line %d)" % (self.match_lines[block], path, lineno)
 
 
+# Why ``sshd -t``/``sshd -T`` can fail; only "config" is a problem of the configuration files.
+SSHD_ERROR_CAUSES = {
+    "runtime_directory": "sshd's runtime directory is missing, not a configuration problem",
+    "host_key_permissions": "a host key file's permissions are too open",
+    "host_key": "a host key cannot be loaded",
+    "config": "the configuration is invalid",
+    "other": "sshd refused to start",
+}
+_CAUSE_PATTERNS = (
+    ("runtime_directory", r"Missing privilege separation directory|privilege separation user"),
+    ("host_key_permissions", r"UNPROTECTED PRIVATE KEY FILE|Permissions 0?[0-7]{3,4} for .* are "
+                             r"too open|bad permissions"),
+    ("host_key", r"Unable to load host key|no hostkeys available|Could not load host key"),
+    ("config", r"line \d+|[Bb]ad configuration option|bad configuration options|"
+               r"Unsupported option|is not allowed within a Match block|Missing argument|"
+               r"Bad .* argument|[Uu]nsupported .* algorithm|Include|terminating"),
+)
+
+
+def classify_sshd_error(message):
+    """The cause of an sshd -t/-T failure, a key of :data:`SSHD_ERROR_CAUSES`."""
+    for cause, pattern in _CAUSE_PATTERNS:
+        if re.search(pattern, message or ""):
+            return cause
+    return "other"
+
+
 def explain_sshd_error(message, flat_path, origin):
     """Rewrite ``FLAT line N`` in an sshd error into the real file and line."""
     def repl(m):

@@ -323,8 +323,14 @@ class SshdCrypto:
             per_spec = {spec: self.sshd_effective(flat, origin, spec)
                         for spec in self.p["connection_specs"]}
         except Failure as e:
+            cause = sc.classify_sshd_error(e.msg)
+            if cause != "config":
+                raise Failure("sshd cannot check the %s configuration (%s): %s. Nothing was "
+                              "changed." % (name, sc.SSHD_ERROR_CAUSES[cause], e.msg),
+                              cause=cause) from e
             raise Failure("sshd rejects the %s configuration: %s. Nothing was changed."
-                          % ("candidate" if name == "candidate" else "current", e.msg)) from e
+                          % ("candidate" if name == "candidate" else "current", e.msg),
+                          cause=cause) from e
         lists = {}
         for keyword in algorithms.KEYWORDS:
             lists[keyword] = _split(raw.get(keyword.lower(), ""))

@@ -16,13 +16,15 @@ from ansible_collections.flatcar.fips.plugins.filter.ssh_key_info import ssh_key
 
 ENABLED = {
     "gathered": ["kernel", "openssl", "sshd", "luks"],
+    "system": {"flatcar": True, "oem_grub_cfg_ignored": False},
     "kernel": {"fips_configured": True, "fips_enabled": 1},
     "openssl": {"module_present": True, "fipsmodule_cnf": {"verified": True},
                 "openssl_cnf": {"fips_configured": True, "default_properties_fips": True},
-                "provider_active": True, "md5_refused": True},
+                "provider_active": True, "md5_refused": True, "other_providers_active": []},
     "system_fips_marker": True,
-    "sshd": {"non_approved": {}, "host_keys": [{"path": "/k", "fips_usable": True}]},
-    "luks": {"argon2_keyslots": {}},
+    "sshd": {"config_ok": True, "non_approved": {},
+             "host_keys": [{"path": "/k", "fips_usable": True}]},
+    "luks": {"argon2_keyslots": {}, "unreadable": {}},
     "cryptsetup": {"fips_mode": True},
 }
 
@@ -60,9 +62,8 @@ def test_missing_data_is_unknown_never_a_pass():
     results = by_id(fc.fips_compliance(facts))
     assert results["kernel_fips_running"]["passed"] is None
     assert "no data" in results["kernel_fips_running"]["reason"]
-    # length(null) is a JMESPath error: unknown too
     assert results["sshd_host_key"]["passed"] is None
-    assert "cannot be evaluated" in results["sshd_host_key"]["reason"]
+    assert "no data" in results["sshd_host_key"]["reason"]
 
 
 def test_layers_not_gathered_are_unknown():
@@ -94,7 +95,7 @@ def test_hostvars_shape_is_accepted():
 
 
 @pytest.mark.parametrize(("facts", "checks", "message"), [
-    ("not a dict", None, "expects ansible_facts.flatcar_fips"),
+    ("not a dict", None, "expected ansible_facts.flatcar_fips"),
     (ENABLED, [{"id": "x"}], "lacks layer, title, query, expect, remediation"),
     (ENABLED, ["x"], "must be a dict"),
 ])
@@ -104,25 +105,23 @@ def test_bad_input(facts, checks, message):
 
 
 def test_report_assembles_hosts_and_totals():
-    results = fc.fips_compliance(ENABLED)
-    failing = fc.fips_compliance(dict(ENABLED, kernel={"fips_configured": False,
-                                                       "fips_enabled": 0}))
     hostvars = {
-        "a": {"ansible_facts": {"flatcar_fips": dict(ENABLED, status="enabled", problems=[])},
-              "fips_report_results": results},
-        "b": {"ansible_facts": {"flatcar_fips": dict(ENABLED, status="partial", problems=[])},
-              "fips_report_results": failing},
+        "a": {"ansible_facts": {"flatcar_fips": ENABLED}},
+        "b": {"ansible_facts": {"flatcar_fips": dict(ENABLED, kernel={"fips_configured": False,
+                                                                      "fips_enabled": 0})}},
         "c": {},
     }
     report = fr.fips_report(["a", "b", "c"], hostvars)
-    assert report["hosts"]["a"]["layers"] == dict(kernel="pass", openssl="pass", sshd="pass",
-                                                  luks="pass")
+    assert report["hosts"]["a"]["layers"] == dict(system="pass", kernel="pass", openssl="pass",
+                                                  sshd="pass", luks="pass")
+    assert report["hosts"]["a"]["status"] == "enabled"
     assert report["hosts"]["b"]["layers"]["kernel"] == "fail"
-    assert report["hosts"]["c"]["status"] == "unknown"
-    assert report["hosts"]["c"]["layers"]["kernel"] == "unknown"
-    assert report["totals"]["hosts"] == 3 and report["totals"]["enabled"] == 1
+    assert report["hosts"]["b"]["status"] == "partial"
+    assert report["hosts"]["c"]["status"] == "unknown" and not report["hosts"]["c"]["reachable"]
+    assert report["totals"]["hosts"] == 3 and report["totals"]["compliant"] == 1
     assert report["totals"]["failed"] == 2
-    assert report["totals"]["checks"] == len(results) * 2
+    assert report["totals"]["checks"] == len(fc.default_checks()) * 2
+    assert report["noncompliant"] == ["b", "c"]
 
 
 # --- ssh_key_info ------------------------------------------------------------------------------

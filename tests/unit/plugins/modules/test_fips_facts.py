@@ -1,21 +1,35 @@
 # Copyright: flatcar.fips contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """fips_facts through AnsibleModule, one layer at a time, on real-shaped files; a partial or
-non-Flatcar host gives null with a reason, never a failure."""
+non-Flatcar host gives null with a reason, never a failure.
+
+The module only reports: it returns no status and no problems. The verdict comes from the one
+judge (plugin_utils.compliance, which the fips_facts action runs on the controller); these tests
+feed it the module's facts to show that the facts carry what the judge needs."""
 
 import subprocess
 
 import pytest
 
 from ansible_collections.flatcar.fips.plugins.modules import fips_facts
+from ansible_collections.flatcar.fips.plugins.plugin_utils import compliance
 
 QEMU_FIPS = ('set oem_id="qemu"\nset linux_append="$linux_append flatcar.autologin fips=1"\n')
+
+
+FLATCAR = 'ID=flatcar\nVERSION_ID=4081.2.0\nPRETTY_NAME="Flatcar Container Linux 4081.2.0"\n'
 
 
 def facts_of(run_module, **args):
     r = run_module(fips_facts.main, args)
     assert r["_rc"] == 0 and r["changed"] is False, r
-    return r["ansible_facts"]["flatcar_fips"]
+    facts = r["ansible_facts"]["flatcar_fips"]
+    assert "status" not in facts and "problems" not in facts  # the module does not judge
+    return facts
+
+
+def judged(facts):
+    return dict(facts, **compliance.verdict(facts))
 
 
 @pytest.fixture
@@ -23,12 +37,15 @@ def kernel_files(tmp_path):
     (tmp_path / "grub.cfg").write_text(QEMU_FIPS)
     (tmp_path / "cmdline").write_text("root=LABEL=ROOT flatcar.autologin\n")
     (tmp_path / "fips_enabled").write_text("0\n")
+    (tmp_path / "flatcar-os-release").write_text(FLATCAR)
     return dict(grub_cfg=str(tmp_path / "grub.cfg"), proc_cmdline=str(tmp_path / "cmdline"),
-                fips_enabled_path=str(tmp_path / "fips_enabled"), gather=["kernel"])
+                fips_enabled_path=str(tmp_path / "fips_enabled"), gather=["kernel"],
+                os_release=str(tmp_path / "flatcar-os-release"),
+                secure_boot_efivar=str(tmp_path / "no-efivar"))
 
 
 def test_kernel_pending_reboot(run_module, kernel_files):
-    facts = facts_of(run_module, **kernel_files)
+    facts = judged(facts_of(run_module, **kernel_files))
     kernel = facts["kernel"]
     assert kernel["configured_args"] == ["flatcar.autologin", "fips=1"]
     assert kernel["fips_configured"] is True and kernel["fips_enabled"] == 0
@@ -41,7 +58,7 @@ def test_kernel_pending_reboot(run_module, kernel_files):
 def test_kernel_enabled(run_module, kernel_files, tmp_path):
     (tmp_path / "fips_enabled").write_text("1\n")
     (tmp_path / "cmdline").write_text("root=LABEL=ROOT flatcar.autologin fips=1\n")
-    facts = facts_of(run_module, **kernel_files)
+    facts = judged(facts_of(run_module, **kernel_files))
     assert facts["status"] == "enabled" and facts["problems"] == []
     assert facts["kernel"]["reboot_pending"] is False
 
@@ -63,7 +80,7 @@ def test_unparsable_grub_cfg_is_reported_not_fatal(run_module, kernel_files, tmp
 
 def test_no_oem_grub_cfg(run_module, kernel_files, tmp_path):
     (tmp_path / "grub.cfg").unlink()
-    facts = facts_of(run_module, **kernel_files)
+    facts = judged(facts_of(run_module, **kernel_files))
     assert facts["kernel"]["grub_cfg_present"] is False
     assert facts["kernel"]["fips_configured"] is False
     assert facts["status"] == "disabled"
@@ -95,12 +112,13 @@ def test_luks_headers(run_module, tmp_path):
                        capture_output=True)
         images.append(str(path))
     (tmp_path / "plain.img").write_bytes(b"\0" * 8192)
-    facts = facts_of(run_module, gather=["luks"],
-                     luks_devices=[*images, str(tmp_path / "plain.img")])
+    facts = judged(facts_of(run_module, gather=["luks"],
+                            luks_devices=[*images, str(tmp_path / "plain.img")]))
     assert facts["luks"]["argon2_keyslots"] == {images[0]: ["0"]}
     assert facts["luks"]["devices"][images[1]]["keyslots"] == {"0": "pbkdf2"}
     assert str(tmp_path / "plain.img") not in facts["luks"]["devices"]
-    assert [p["id"] for p in facts["problems"]] == ["luks_pbkdf2"]
+    luks = [p for p in facts["problems"] if p["layer"] == "luks" and p["result"] == "fail"]
+    assert [p["id"] for p in luks][0] == "luks_pbkdf2"
     assert facts["cryptsetup"]["version"]
 
 
@@ -134,9 +152,9 @@ def efivar(path, on):
 def test_system_flatcar_secure_boot(run_module, kernel_files, tmp_path, version, secure_boot,
                                     ignored):
     (tmp_path / "os-release").write_text(FLATCAR_OS_RELEASE % (version, version, version))
-    facts = facts_of(run_module, os_release=str(tmp_path / "os-release"),
-                     secure_boot_efivar=efivar(tmp_path / "SecureBoot", secure_boot),
-                     **kernel_files)
+    args = dict(kernel_files, os_release=str(tmp_path / "os-release"),
+                secure_boot_efivar=efivar(tmp_path / "SecureBoot", secure_boot))
+    facts = judged(facts_of(run_module, **args))
     system = facts["system"]
     assert system["os_id"] == "flatcar" and system["flatcar"] is True
     assert system["os_version"] == version
@@ -144,24 +162,31 @@ def test_system_flatcar_secure_boot(run_module, kernel_files, tmp_path, version,
     assert system["secure_boot"] is secure_boot
     assert system["oem_grub_cfg_ignored"] is ignored
     ids = [p["id"] for p in facts["problems"]]
-    assert ("kernel_oem_grub_cfg_ignored" in ids) is ignored
+    assert ("kernel_oem_grub_cfg_honoured" in ids) is ignored
     if ignored:
-        problem = facts["problems"][ids.index("kernel_oem_grub_cfg_ignored")]
-        assert version in problem["message"] and "3975.2.0" in problem["remediation"]
+        problem = facts["problems"][ids.index("kernel_oem_grub_cfg_honoured")]
+        assert problem["result"] == "fail" and "3975.2.0" in problem["remediation"]
 
 
 def test_system_not_flatcar(run_module, kernel_files, tmp_path):
     (tmp_path / "os-release").write_text('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n'
                                          'ID=debian\nVERSION_ID="12"\n# a comment\n\n')
-    facts = facts_of(run_module, os_release=str(tmp_path / "os-release"),
-                     secure_boot_efivar=efivar(tmp_path / "SecureBoot", True), **kernel_files)
+    args = dict(kernel_files, os_release=str(tmp_path / "os-release"),
+                secure_boot_efivar=efivar(tmp_path / "SecureBoot", True))
+    facts = judged(facts_of(run_module, **args))
     assert facts["system"]["os_id"] == "debian" and facts["system"]["os_version"] == "12"
     assert facts["system"]["flatcar"] is False
-    # The Secure Boot caveat is Flatcar's: unknown elsewhere, never a problem.
+    # The Secure Boot caveat is Flatcar's: unknown elsewhere. A non-Flatcar host is said to be
+    # one, and is never "enabled".
     assert facts["system"]["oem_grub_cfg_ignored"] is None
+    problems = {p["id"]: p for p in facts["problems"]}
+    assert problems["system_flatcar"]["result"] == "fail"
+    assert problems["kernel_oem_grub_cfg_honoured"]["result"] == "unknown"
+    assert facts["layers"]["system"] == "fail" and facts["status"] != "enabled"
 
 
 def test_system_without_os_release(run_module, kernel_files, tmp_path):
-    facts = facts_of(run_module, os_release=str(tmp_path / "missing"),
-                     secure_boot_efivar=str(tmp_path / "missing-var"), **kernel_files)
+    args = dict(kernel_files, os_release=str(tmp_path / "missing"),
+                secure_boot_efivar=str(tmp_path / "missing-var"))
+    facts = facts_of(run_module, **args)
     assert facts["system"]["os_id"] is None and facts["system"]["flatcar"] is False
