@@ -27,8 +27,10 @@ SANITY_ROOT := $(BUILD)/sanity/ansible_collections/flatcar/fips
 # Debian packages the tests use: grub-script-check (grub-common); openssl, and what building
 # fips.so from Debian's openssl source needs (gcc, make, perl); sshd and ssh for the sshd tests
 # (the tests start their own sshd on 127.0.0.1; the package's service is kept from starting);
-# cryptsetup for the LUKS tests on image files.
-APT_PACKAGES := grub-common openssl gcc make perl openssh-server openssh-client cryptsetup-bin shellcheck
+# cryptsetup for the LUKS tests on image files; chromium (and a font) to open the HTML report
+# in a real browser.
+APT_PACKAGES := grub-common openssl gcc make perl openssh-server openssh-client cryptsetup-bin shellcheck \
+                chromium fonts-dejavu-core
 FIPS_SO_DIR := $(CACHE)/fips-so
 # The VM testbed (tests/testbed): qemu under TCG, UEFI firmware, GRUB, image assembly tools.
 TESTBED_PACKAGES := qemu-system-x86 qemu-utils mmdebstrap ovmf grub-efi-amd64-bin grub-common \

@@ -10,7 +10,6 @@ import datetime
 import json
 import os
 import re
-import xml.etree.ElementTree as ET
 
 import pytest
 import xmlschema
@@ -18,7 +17,6 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.flatcar.fips.plugins.filter import fips_compliance as fc
-from ansible_collections.flatcar.fips.plugins.filter import fips_report as fr
 from ansible_collections.flatcar.fips.plugins.plugin_utils import compliance, report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
@@ -82,6 +80,11 @@ def mixed_fleet():
                                      "Connection timed out")}
 
 
+def parse(text):
+    """Parse XML with entities disabled (xmlschema's resource loader)."""
+    return xmlschema.XMLResource(text).root
+
+
 def by_id(results):
     return {r["id"]: r for r in results}
 
@@ -99,13 +102,13 @@ def test_unreadable_luks_device_is_unknown_not_a_pass():
 
 def test_junit_unknown_is_a_failure_unless_opted_out():
     hosts = {"h": (flatcar(luks={"unreadable": {"/dev/vda": "EPERM"}}), None)}
-    strict = ET.fromstring(report.render_junit(report.build(hosts)))
-    case = [c for c in strict.iter("testcase") if "luks_pbkdf2" in c.get("name")][0]
+    strict = parse(report.render_junit(report.build(hosts)))
+    case = next(c for c in strict.iter("testcase") if "luks_pbkdf2" in c.get("name"))
     assert case.find("failure") is not None and case.find("skipped") is None
     assert case.find("failure").get("message").startswith("unknown:")
     assert strict.get("failures") == "1"
-    relaxed = ET.fromstring(report.render_junit(report.build(hosts, unknown_as="skipped")))
-    case = [c for c in relaxed.iter("testcase") if "luks_pbkdf2" in c.get("name")][0]
+    relaxed = parse(report.render_junit(report.build(hosts, unknown_as="skipped")))
+    case = next(c for c in relaxed.iter("testcase") if "luks_pbkdf2" in c.get("name"))
     assert case.find("skipped") is not None and relaxed.get("failures") == "0"
 
 
@@ -121,7 +124,7 @@ def test_sshd_runtime_directory_is_not_a_config_problem():
 def test_a_typo_in_a_user_check_is_an_error_naming_it():
     bad = dict(id="site_aes", layer="sshd", title="t", query="sshd.effective.[Ciphers",
                expect=[], remediation="r")
-    with pytest.raises(AnsibleFilterError, match="check site_aes: query .* does not parse"):
+    with pytest.raises(AnsibleFilterError, match=r"check site_aes: query .* does not parse"):
         fc.fips_compliance(flatcar(), extra_checks=[bad])
     with pytest.raises(AnsibleFilterError, match="check site_aes: layer 'ssh' is not one of"):
         fc.fips_compliance(flatcar(), extra_checks=[dict(bad, layer="ssh",
@@ -196,7 +199,7 @@ def test_junit_is_schema_valid_and_counts(tmp_path):
     path = tmp_path / "r.xml"
     path.write_text(text)
     xmlschema.XMLSchema(XSD).validate(str(path))
-    root = ET.fromstring(text)
+    root = parse(text)
     suites = {s.get("name"): s for s in root.iter("testsuite")}
     assert suites["node-1.example"].get("failures") == "0"
     assert suites["node-5.example"].get("errors") == "1"

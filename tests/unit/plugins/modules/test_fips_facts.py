@@ -118,7 +118,7 @@ def test_luks_headers(run_module, tmp_path):
     assert facts["luks"]["devices"][images[1]]["keyslots"] == {"0": "pbkdf2"}
     assert str(tmp_path / "plain.img") not in facts["luks"]["devices"]
     luks = [p for p in facts["problems"] if p["layer"] == "luks" and p["result"] == "fail"]
-    assert [p["id"] for p in luks][0] == "luks_pbkdf2"
+    assert next(p["id"] for p in luks) == "luks_pbkdf2"
     assert facts["cryptsetup"]["version"]
 
 
