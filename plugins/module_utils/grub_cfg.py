@@ -125,6 +125,16 @@ def split_cmdline(text):
     return words
 
 
+def split_proc_cmdline(text):
+    """``(kernel_args, init_args)`` of ``/proc/cmdline``: the words after ``--`` are passed to
+    init, not to the kernel (``fips=1`` there does nothing)."""
+    words = split_cmdline(text)
+    if "--" not in words:
+        return words, []
+    cut = words.index("--")
+    return words[:cut], words[cut + 1:]
+
+
 def _statements(text):
     """Split one line into statements, each a list of ``(word, start, end)``.
 

@@ -328,10 +328,7 @@ class Facts:
         cmdline = self.read(self.p["proc_cmdline"], "kernel.cmdline_args")
         cmdline_args = init_args = None
         if cmdline is not None:
-            # What follows "--" is for init, not for the kernel (fips=1 there does nothing).
-            words = grub_cfg.split_cmdline(cmdline)
-            cut = words.index("--") if "--" in words else len(words)
-            cmdline_args, init_args = words[:cut], words[cut + 1:]
+            cmdline_args, init_args = grub_cfg.split_proc_cmdline(cmdline)
         path = self.p["grub_cfg"] or (
             "/oem/grub.cfg" if os.path.isdir("/oem") else "/usr/share/oem/grub.cfg")
         configured = conditional = None

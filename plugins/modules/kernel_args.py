@@ -217,7 +217,9 @@ def read_running(path):
         data = files.read_bytes(path)
     except files.FileError:
         return None
-    return None if data is None else grub_cfg.split_cmdline(data.decode("utf-8", "replace"))
+    if data is None:
+        return None
+    return grub_cfg.split_proc_cmdline(data.decode("utf-8", "replace"))[0]
 
 
 def reboot_required(configured, running, present, absent):

@@ -350,3 +350,11 @@ def test_split_cmdline(cmdline, words):
 ])
 def test_matches_absent(word, absent, expected):
     assert grub_cfg.matches_absent(word, absent) is expected
+
+
+def test_proc_cmdline_init_args_are_not_kernel_args():
+    kernel, init = grub_cfg.split_proc_cmdline(
+        'BOOT_IMAGE=/vmlinuz root=LABEL=ROOT quiet -- fips=1 --init-flag\n')
+    assert kernel == ["BOOT_IMAGE=/vmlinuz", "root=LABEL=ROOT", "quiet"]
+    assert init == ["fips=1", "--init-flag"]
+    assert grub_cfg.split_proc_cmdline("a b") == (["a", "b"], [])
