@@ -92,6 +92,31 @@ def test_openssl_missing(run_module, tmp_path):
     assert facts["errors"]["openssl"]
 
 
+@pytest.mark.parametrize(("stderr", "cause"), [
+    ("Missing privilege separation directory: /run/sshd", "runtime_directory"),
+    ("/etc/ssh/sshd_config line 3: Bad configuration option: NoSuchKeyword", "config"),
+    ("Permissions 0644 for '/etc/ssh/ssh_host_ecdsa_key' are too open.", "host_key_permissions"),
+])
+def test_sshd_failure_causes_are_told_apart(run_module, tmp_path, stderr, cause):
+    """A stand-in sshd that fails the way the real one does (the real one cannot be made to
+    miss /run/sshd on this machine without breaking the other sshd tests running beside)."""
+    sshd = tmp_path / "sshd"
+    sshd.write_text("#!/bin/sh\necho %r >&2\nexit 255\n" % stderr)
+    sshd.chmod(0o755)
+    (tmp_path / "sshd_config").write_text("Port 22\n")
+    facts = judged(facts_of(run_module, gather=["sshd"], sshd=str(sshd),
+                            sshd_config=str(tmp_path / "sshd_config")))
+    assert facts["sshd"]["config_ok"] is False
+    assert facts["sshd"]["config_error"] == dict(cause=cause, message=stderr)
+    checks = {c["id"]: c for c in facts["checks"]}
+    assert checks["sshd_config_valid"]["passed"] is False
+    assert checks["sshd_algorithms"]["passed"] is None  # unknown, with sshd's reason
+    if cause == "runtime_directory":
+        assert "not a configuration problem" in checks["sshd_algorithms"]["reason"]
+    else:
+        assert "not a configuration problem" not in facts["errors"]["sshd"]
+
+
 def test_sshd_missing(run_module, tmp_path):
     facts = facts_of(run_module, gather=["sshd"], sshd=str(tmp_path / "no-sshd"),
                      sshd_config=str(tmp_path / "sshd_config"))

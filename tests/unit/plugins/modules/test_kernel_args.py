@@ -59,6 +59,11 @@ def test_check_mode_predicts_and_writes_nothing(run_module, oem):
     assert r["args_configured"] == ["flatcar.autologin", "fips=1"]
     assert sha256(cfg) == before and os.stat(cfg).st_mtime_ns == mtime
     assert sorted(os.listdir(cfg.parent)) == ["grub.cfg"]
+    # Only what ran: grub-script-check checks the file about to be installed, not in check mode.
+    assert r["validated_with"] == ["parser"]
+    applied = run_module(kernel_args.main, dict(path=str(cfg), present=["fips=1"],
+                                                proc_cmdline=str(cmdline)))
+    assert applied["validated_with"] == ["parser", "grub-script-check"]
 
 
 def test_creates_missing_file_with_mode_0644(run_module, tmp_path):
