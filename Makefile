@@ -173,6 +173,7 @@ testbed-deps:
 # Benchmarks (not tests): results are recorded in docs/benchmarks.md.
 bench: setup
 	python bench/fips_facts_walltime.py 20
+	python bench/report_from_cache.py 100 1000
 
 docs: setup
 	python tools/role_readme.py roles/fips_mode

@@ -94,8 +94,37 @@ def merge(checks, extra=None):
     return [by_id[i] for i in order]
 
 
+_SHIPPED = {}
+
+
 def load_checks(checks=None, extra=None):
-    return merge(shipped_checks() if checks is None else checks, extra)
+    """The checks to evaluate, validated, with their queries compiled once (a fleet report
+    evaluates them for every host). The shipped list is read once per process."""
+    if checks is None and not extra:
+        if "checks" not in _SHIPPED:
+            _SHIPPED["checks"] = _compile(merge(shipped_checks()))
+        return _SHIPPED["checks"]
+    return _compile(merge(shipped_checks() if checks is None else checks, extra))
+
+
+class Prepared(list):
+    """Checks ready to evaluate (see :func:`load_checks`)."""
+
+
+def _compile(checks):
+    prepared = Prepared()
+    for check in checks:
+        check = dict(check)
+        check["_query"] = jmespath.compile(check["query"])
+        if "unknown_when" in check:
+            check["_unknown_when"] = jmespath.compile(check["unknown_when"])
+        prepared.append(check)
+    return prepared
+
+
+def prepare(checks=None, extra=None):
+    """``checks`` as they are when already prepared, else :func:`load_checks`."""
+    return checks if isinstance(checks, Prepared) else load_checks(checks, extra)
 
 
 def _explain(error):
@@ -159,9 +188,12 @@ def evaluate(facts, check):
                       gathered=False)
         return result
     try:
-        actual = jmespath.search(check["query"], facts)
-        blocker = jmespath.search(check["unknown_when"], facts) if "unknown_when" in check \
-            else None
+        query = check.get("_query") or jmespath.compile(check["query"])
+        actual = query.search(facts)
+        blocker = None
+        if "unknown_when" in check:
+            blocker = (check.get("_unknown_when") or jmespath.compile(check["unknown_when"]))\
+                .search(facts)
     except JMESPathError as e:
         result.update(passed=None, reason="the query %s cannot be evaluated on these facts: %s"
                       % (check["query"], _explain(e)))
@@ -209,7 +241,7 @@ def compliance(facts, checks=None, extra=None):
     """Evaluate the checks (shipped, or ``checks``; plus ``extra``) over one host's facts."""
     _require_jmespath()
     facts = facts_of(facts)
-    return [evaluate(facts, check) for check in load_checks(checks, extra)]
+    return [evaluate(facts, check) for check in prepare(checks, extra)]
 
 
 def _looked_at(results):

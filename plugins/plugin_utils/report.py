@@ -71,8 +71,8 @@ def build(hosts, checks=None, extra=None, unknown_as="failure", generated=None, 
     if unknown_as not in UNKNOWN_AS:
         raise compliance.CheckError("unknown_as must be one of %s, not %r"
                                     % (", ".join(UNKNOWN_AS), unknown_as))
-    compliance.load_checks(checks, extra)  # a malformed check fails here, naming it
-    entries = {name: host_entry(facts, error, checks, extra)
+    checks = compliance.load_checks(checks, extra)  # a malformed check fails here, naming it
+    entries = {name: host_entry(facts, error, checks)
                for name, (facts, error) in sorted(hosts.items())}
     totals = dict(hosts=len(entries), compliant=0, checks=0, passed=0, failed=0, unknown=0)
     by_status = {}
