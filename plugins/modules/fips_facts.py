@@ -48,6 +48,8 @@ attributes:
   platform:
     platforms: posix
   action:
+    description: Indicates this has a corresponding action plugin so some parts of the
+      options can be executed on the controller.
     support: full
     details: The verdict is computed on the controller (needs C(jmespath) there).
 options:

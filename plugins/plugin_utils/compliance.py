@@ -57,8 +57,8 @@ def validate(check, where="check"):
     """Raise :class:`CheckError` naming the check when it cannot be evaluated as written."""
     _require_jmespath()
     if not isinstance(check, dict):
-        raise CheckError("%s must be a dict with %s, got %r" % (where, ", ".join(REQUIRED),
-                                                                 check))
+        raise CheckError("%s must be a dict with %s, got %r"
+                         % (where, ", ".join(REQUIRED), check))
     name = check.get("id") or where
     missing = [k for k in REQUIRED if k not in check]
     if missing:
@@ -114,11 +114,10 @@ class Prepared(list):
 def _compile(checks):
     prepared = Prepared()
     for check in checks:
-        check = dict(check)
-        check["_query"] = jmespath.compile(check["query"])
+        ready = dict(check, _query=jmespath.compile(check["query"]))
         if "unknown_when" in check:
-            check["_unknown_when"] = jmespath.compile(check["unknown_when"])
-        prepared.append(check)
+            ready["_unknown_when"] = jmespath.compile(check["unknown_when"])
+        prepared.append(ready)
     return prepared
 
 

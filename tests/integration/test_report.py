@@ -29,18 +29,17 @@ CHROMIUM = shutil.which("chromium")
 def fleet(tmp_path_factory, keys):
     """The inventory of a mixed fleet, and the environment to run Ansible with."""
     base = tmp_path_factory.mktemp("fleet")
-    hosts = {name: Host(str(base / name), keys) for name in ("before", "pending", "enabled",
-                                                               "unreadable")}
+    names = ("before", "pending", "enabled", "unreadable")
+    hosts = {name: Host(str(base / name), keys) for name in names}
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0",
                ANSIBLE_LOCAL_TEMP=str(base / "ansible-local"),
                ANSIBLE_REMOTE_TMP=str(base / "ansible-remote"),
                ANSIBLE_HOST_KEY_CHECKING="0", **hosts["before"].env)
 
     def play(name, **extra):
-        proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "-c",
-                               "local", os.path.join(HERE, "playbooks", name), "-e",
-                               json.dumps(extra)], env=dict(env, ANSIBLE_PYTHON_INTERPRETER=
-                                                            sys.executable),
+        cmd = [os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local",
+               os.path.join(HERE, "playbooks", name), "-e", json.dumps(extra)]
+        proc = subprocess.run(cmd, env=dict(env, ANSIBLE_PYTHON_INTERPRETER=sys.executable),
                               capture_output=True, text=True, check=False, timeout=600)
         assert proc.returncode == 0, proc.stdout + proc.stderr
 

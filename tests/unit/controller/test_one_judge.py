@@ -166,7 +166,7 @@ def test_layers_not_gathered_do_not_decide_the_status():
     facts = flatcar(gathered=["kernel"])
     verdict = compliance.verdict(facts)
     assert verdict["status"] == "enabled" and "sshd" not in verdict["layers"]
-    assert [p for p in verdict["problems"]] == []
+    assert verdict["problems"] == []
 
 
 # --- the report --------------------------------------------------------------------------------
