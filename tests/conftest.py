@@ -12,6 +12,7 @@ import sys
 import tempfile
 
 import pytest
+from openssl_tree import make_lts, make_stable
 from sshd_layouts import Keys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -38,3 +39,15 @@ if COLLECTIONS_ROOT not in sys.path:
 def keys(tmp_path_factory):
     """SSH host and client keys, generated once per session (see sshd_layouts)."""
     return Keys(str(tmp_path_factory.mktemp("keys")))
+
+
+@pytest.fixture
+def stable(tmp_path):
+    """An OpenSSL tree shaped like Flatcar stable (see openssl_tree.make_stable)."""
+    return make_stable(str(tmp_path / "root"))
+
+
+@pytest.fixture
+def lts(tmp_path):
+    """An OpenSSL tree shaped like Flatcar LTS (see openssl_tree.make_lts)."""
+    return make_lts(str(tmp_path / "root"))

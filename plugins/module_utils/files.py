@@ -235,12 +235,25 @@ def _fsync_dir(directory):
         os.close(fd)
 
 
-def _temp_in(directory, name):
+def _temp_with(path, data):
+    """A temp file beside ``path`` holding ``data``, flushed to disk; returns its name. Raises
+    :class:`FileError` (and leaves no temp file) when it cannot be created or written."""
+    directory = os.path.dirname(os.path.abspath(path))
     try:
-        return tempfile.mkstemp(dir=directory, prefix=".%s." % name, suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(path),
+                                   suffix=".tmp")
     except OSError as e:
         raise FileError("cannot create a temporary file in %s: %s"
                         % (directory, e.strerror or e)) from e
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        os.unlink(tmp)
+        raise FileError("cannot write %s: %s" % (path, e.strerror or e)) from e
+    return tmp
 
 
 def write_atomically(module, path, text, validate=None, mode=None):
@@ -256,16 +269,8 @@ def write_atomically(module, path, text, validate=None, mode=None):
     if not os.path.isdir(directory):
         raise FileError("directory %s does not exist" % directory)
     check_writable_target(path)
-    data = text if isinstance(text, bytes) else encode(text)
-    fd, tmp = _temp_in(directory, os.path.basename(path))
+    tmp = _temp_with(path, text if isinstance(text, bytes) else encode(text))
     try:
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-        except OSError as e:
-            raise FileError("cannot write %s: %s" % (path, e.strerror or e)) from e
         creating = not os.path.lexists(path)
         if validate is not None:
             validate(tmp)
@@ -291,14 +296,9 @@ def copy_verified(data, dest, st=None):
     ``.pre-fips`` copies, which something else depends on later: a full disk can never leave a
     truncated copy that looks valid. Raises :class:`FileError`.
     """
-    directory = os.path.dirname(os.path.abspath(dest))
-    fd, tmp = _temp_in(directory, os.path.basename(dest))
+    tmp = _temp_with(dest, data)
     try:
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
             if st is not None:
                 os.chmod(tmp, stat.S_IMODE(st.st_mode))
                 try:
@@ -309,7 +309,7 @@ def copy_verified(data, dest, st=None):
             os.rename(tmp, dest)
         except OSError as e:
             raise FileError("cannot write %s: %s" % (dest, e.strerror or e)) from e
-        _fsync_dir(directory)
+        _fsync_dir(os.path.dirname(os.path.abspath(dest)))
     finally:
         if os.path.lexists(tmp):
             os.unlink(tmp)

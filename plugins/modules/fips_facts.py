@@ -38,6 +38,7 @@ author:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.facts
+  - ansible.builtin.action_common_attributes.flow
 attributes:
   check_mode:
     support: full
@@ -48,10 +49,10 @@ attributes:
   platform:
     platforms: posix
   action:
-    description: Indicates this has a corresponding action plugin so some parts of the
-      options can be executed on the controller.
     support: full
     details: The verdict is computed on the controller (needs C(jmespath) there).
+  bypass_host_loop:
+    support: none
 options:
   gather:
     description: The layers to look at.

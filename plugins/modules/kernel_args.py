@@ -176,9 +176,7 @@ backup_file:
   type: str
   sample: /oem/grub.cfg.12345.2026-11-30@02:14:17~
 rolled_back:
-  description:
-    - When the task failed after it had started writing, the files it put back as they were
-      (newest first). C(files_changed) then lists only files that could not be put back.
+  description: On a failure after the first write, the files put back as they were.
   returned: failed after a write
   type: list
   elements: str

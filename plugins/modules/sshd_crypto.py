@@ -173,9 +173,7 @@ removed:
   type: dict
   sample: {Ciphers: [chacha20-poly1305@openssh.com], KexAlgorithms: [curve25519-sha256]}
 rolled_back:
-  description:
-    - When the task failed after it had started writing, the files it put back as they were
-      (newest first). C(files_changed) then lists only files that could not be put back.
+  description: On a failure after the first write, the files put back as they were.
   returned: failed after a write
   type: list
   elements: str

@@ -24,6 +24,7 @@ author:
   - flatcar.fips contributors (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 attributes:
   check_mode:
     support: full
@@ -33,13 +34,9 @@ attributes:
   platform:
     platforms: posix
   action:
-    description: Indicates this has a corresponding action plugin so some parts of the
-      options can be executed on the controller.
     support: full
     details: Runs entirely on the controller.
   bypass_host_loop:
-    description: Forces a 'global' task that does not execute per host, this bypasses per host
-      templating and serial, throttle and other loop considerations.
     support: none
     details: Use C(run_once), as the C(flatcar.fips.report) playbook does.
 options:

@@ -23,7 +23,6 @@ import tempfile
 import time
 
 import pytest
-from openssl_tree import make_lts, make_stable
 from sshd_layouts import Layout
 
 from ansible_collections.flatcar.fips.plugins.module_utils import grub_cfg
@@ -268,16 +267,6 @@ def openssl_args(tree, **extra):
                                   os.path.join(tree.root, "usr/share/ssl/openssl.cnf")])
     args.update(extra)
     return args
-
-
-@pytest.fixture
-def stable(tmp_path):
-    return make_stable(str(tmp_path / "root"))
-
-
-@pytest.fixture
-def lts(tmp_path):
-    return make_lts(str(tmp_path / "root"))
 
 
 @pytest.fixture

@@ -30,13 +30,19 @@ from ansible_collections.flatcar.fips.plugins.module_utils import algorithms
 LATIN1 = "# R\xe9glages de l'h\xf4te\n".encode("latin-1")
 
 
+def prepend_latin1(path):
+    """Put a Latin-1 comment line first in ``path``; returns the new bytes."""
+    with open(path, "rb") as f:
+        data = LATIN1 + f.read()
+    with open(path, "wb") as f:
+        f.write(data)
+    return data
+
+
 def test_kernel_args_latin1_comment_survives(run, oem):
     oem_dir, cmdline = oem
     path = str(oem_dir / "grub.cfg")
-    with open(path, "rb") as f:
-        original = f.read()
-    with open(path, "wb") as f:
-        f.write(LATIN1 + original)
+    prepend_latin1(path)
     r = run("kernel_args", grub_args(oem_dir, cmdline))
     assert r["changed"] and not r.failed
     with open(path, "rb") as f:
@@ -83,10 +89,7 @@ def test_grub_refusal_with_latin1_keeps_its_message(run, oem):
 
 
 def test_openssl_cnf_latin1_survives_enable_and_disable(run, stable):
-    with open(stable.openssl_cnf, "rb") as f:
-        original = LATIN1 + f.read()
-    with open(stable.openssl_cnf, "wb") as f:
-        f.write(original)
+    original = prepend_latin1(stable.openssl_cnf)
     r = run("openssl_fips", openssl_args(stable), env=stable.env)
     assert r["changed"] and not r.failed, r.msg
     with open(stable.openssl_cnf, "rb") as f:
@@ -104,10 +107,7 @@ def test_openssl_cnf_latin1_survives_enable_and_disable(run, stable):
 def test_sshd_latin1_in_main_and_drop_in(run, sshd_tree):
     layout = sshd_tree("before_include")  # the main file needs rewriting too
     for path in (layout.main, layout.flatcar_drop_in):
-        with open(path, "rb") as f:
-            data = f.read()
-        with open(path, "wb") as f:
-            f.write(LATIN1 + data)
+        prepend_latin1(path)
     r = run("sshd_crypto", sshd_args(layout))
     assert r["changed"] and not r.failed, r.msg
     for path in (layout.main, layout.flatcar_drop_in, layout.main + ".pre-fips"):
@@ -137,10 +137,7 @@ def test_real_controller_accepts_the_results(oem, tmp_path):
     message carries a Latin-1 byte, shown as the module's own message."""
     oem_dir, cmdline = oem
     path = str(oem_dir / "grub.cfg")
-    with open(path, "rb") as f:
-        original = f.read()
-    with open(path, "wb") as f:
-        f.write(LATIN1 + original)
+    prepend_latin1(path)
     ok = _ansible("flatcar.fips.kernel_args", grub_args(oem_dir, cmdline), tmp_path, "--diff")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "CHANGED" in ok.stdout and "\\xe9" in ok.stdout, ok.stdout

@@ -8,19 +8,9 @@ import os
 import subprocess
 
 import pytest
-from openssl_tree import STOCK, fips_so, fipsinstall, make_lts, make_stable, snapshot
+from openssl_tree import STOCK, fips_so, fipsinstall, snapshot
 
 TASK = "Manage the OpenSSL FIPS provider"
-
-
-@pytest.fixture
-def stable(tmp_path):
-    return make_stable(str(tmp_path / "root"))
-
-
-@pytest.fixture
-def lts(tmp_path):
-    return make_lts(str(tmp_path / "root"))
 
 
 def run(playbook, tree, check=False, diff=False, **extra):
