@@ -276,4 +276,9 @@ def run(module, changes, fn, context=None):
         extra.update(rolled_back=restored, files_changed=[p for p in touched
                                                           if p not in restored])
         module.fail_json(msg=files.printable(msg), **files.printable(extra))
+    except Exception:
+        # A bug, not a planned failure: still leave every file as it was, then let Ansible
+        # show the traceback.
+        changes.rollback()
+        raise
     module.exit_json(**files.printable(result))

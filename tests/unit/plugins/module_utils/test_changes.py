@@ -133,3 +133,18 @@ def test_copy_verified_keeps_mode_and_times(tmp_path):
     dst = os.stat(tmp_path / "dst")
     assert stat.S_IMODE(dst.st_mode) == 0o600 and dst.st_mtime_ns == st.st_mtime_ns
     assert sorted(os.listdir(tmp_path)) == ["dst", "src"]
+
+
+def test_a_bug_halfway_still_rolls_back(tree):
+    """Not a planned failure (a bug): the files are put back, and the error is raised for
+    Ansible to show."""
+    before = state(str(tree))
+    c = ch.Changes(FakeModule())
+
+    def buggy():
+        c.write(str(tree / "a.cnf"), "new a\n")
+        raise ValueError("a bug")
+
+    with pytest.raises(ValueError, match="a bug"):
+        ch.run(FakeModule(), c, buggy)
+    assert state(str(tree)) == before
