@@ -184,6 +184,7 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem;co
 h1{margin:0 0 .3rem}p.meta{color:#57606a;margin:.2rem 0 1.2rem}
 table{border-collapse:collapse;margin:.6rem 0 1.4rem}
 th,td{border:1px solid #d0d7de;padding:.35rem .6rem;text-align:left;vertical-align:top}
+th[scope=row]{white-space:nowrap}
 th{background:#f6f8fa}td.pass{background:#dafbe1}td.fail{background:#ffd7d5;font-weight:600}
 td.unknown{background:#fff1c2;font-weight:600}td.none{color:#8c959f}
 .status-enabled{color:#116329;font-weight:700}.status-partial,.status-unknown{color:#9a6700;
@@ -201,6 +202,9 @@ def render_html(report):
         cells = "".join(
             '<td class="%s">%s</td>' % (h["layers"].get(la, "none"), h["layers"].get(la, "-"))
             for la in LAYERS)
+        if not h["reachable"]:  # one cell across the layers: why nothing is known
+            cells = '<td class="unknown" colspan="%d">no facts: %s</td>' % (
+                len(LAYERS), e(h["errors"].get("facts", "")))
         i = h["info"]
         rows.append('<tr><th scope="row"><a href="#host-%s">%s</a></th>'
                     '<td class="status-%s">%s</td>%s<td>%s</td><td>%s</td><td>%s</td>'
