@@ -53,6 +53,8 @@ attributes:
     details: The verdict is computed on the controller (needs C(jmespath) there).
   bypass_host_loop:
     support: none
+  async:
+    support: none
 options:
   gather:
     description: The layers to look at.

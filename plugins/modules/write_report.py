@@ -39,6 +39,8 @@ attributes:
   bypass_host_loop:
     support: none
     details: Use C(run_once), as the C(flatcar.fips.report) playbook does.
+  async:
+    support: none
 options:
   dir:
     description: Where to write the files; created when missing.
