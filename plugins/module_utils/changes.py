@@ -22,8 +22,10 @@ every result value (see ``files.printable``).
 Standard library only: runs on the managed host.
 """
 
+import fcntl
 import os
 import stat
+import time
 
 from ansible_collections.flatcar.fips.plugins.module_utils import files
 
@@ -80,18 +82,53 @@ def _state(path):
     return _File(files.read_bytes(path, limit=None), st)
 
 
+# One writer at a time on a host: a task's plan and its rollback assume nobody else changes the
+# files in between (two concurrent runs could otherwise roll back each other's writes). Check
+# mode takes the lock shared, so that it never reads a half-applied change either.
+LOCK_PATHS = ("/run/flatcar-fips.lock", "/var/lock/flatcar-fips.lock")
+LOCK_TIMEOUT = 300
+
+
+def _lock(exclusive, timeout=LOCK_TIMEOUT):
+    """Hold the host-wide lock (released when the process ends, even by kill -9); None on a
+    host with neither /run nor /var/lock."""
+    path = next((p for p in LOCK_PATHS if os.path.isdir(os.path.dirname(p))), None)
+    if path is None:
+        return None
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
+                 0o600)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(fd)
+                raise Failure("Another flatcar.fips task has been changing this host for %d s "
+                              "(lock %s is held). Nothing was changed; retry when it is done."
+                              % (timeout, path)) from None
+            time.sleep(0.1)
+
+
 class Changes:
     """The side effects of one module run (see the module docstring)."""
 
     def __init__(self, module):
         self.module = module
         self.check = module.check_mode
+        self._lock_fd = None
         self.files_changed = []
         self.diffs = []
         self.backup_files = {}
         self._before = {}  # path -> state before this run touched it
         self._order = []  # paths in the order they were first touched
         self._dirs = []  # directories this run created
+
+    def lock(self):
+        """Take the host-wide lock (``run`` does, before the module reads anything)."""
+        if self._lock_fd is None:
+            self._lock_fd = _lock(not self.check)
 
     # --- record ----------------------------------------------------------------------------
 
@@ -252,7 +289,7 @@ def _cause(e):
 
 
 def run(module, changes, fn, context=None):
-    """Run ``fn()`` (which returns the result dict) and exit the module.
+    """Run ``fn()`` (which returns the result dict) under the host-wide lock, and exit.
 
     On :class:`Failure`, ``files.FileError`` or ``OSError``: roll back every change made so
     far and fail with the cause, what was rolled back, and ``files_changed: []`` (or the paths
@@ -260,6 +297,7 @@ def run(module, changes, fn, context=None):
     Results are made safe for the controller (``printable``).
     """
     try:
+        changes.lock()
         result = fn()
     except (Failure, files.FileError, OSError) as e:
         msg, extra = _cause(e)

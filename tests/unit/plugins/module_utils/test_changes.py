@@ -148,3 +148,19 @@ def test_a_bug_halfway_still_rolls_back(tree):
     with pytest.raises(ValueError, match="a bug"):
         ch.run(FakeModule(), c, buggy)
     assert state(str(tree)) == before
+
+
+def test_one_writer_at_a_time(monkeypatch, tmp_path):
+    """The host-wide lock: a second writer waits, and says so when it times out."""
+    monkeypatch.setattr(ch, "LOCK_PATHS", (str(tmp_path / "flatcar-fips.lock"),))
+    first = ch._lock(True)
+    with pytest.raises(ch.Failure, match=r"Another flatcar\.fips task .*lock .* is held"):
+        ch._lock(True, timeout=0.3)
+    reader = None
+    with pytest.raises(ch.Failure):
+        reader = ch._lock(False, timeout=0.3)  # check mode waits for a writer too
+    os.close(first)
+    reader = ch._lock(False, timeout=0.3)
+    second_reader = ch._lock(False, timeout=0.3)  # readers share
+    os.close(reader)
+    os.close(second_reader)
