@@ -22,10 +22,11 @@ from conftest import (
     openssl_args,
     sshd_args,
 )
+from openssl_tree import make_lts
 
 from ansible_collections.flatcar.fips.plugins.module_utils import algorithms
 
-PARALLEL = 4
+PARALLEL = 6
 
 
 def in_parallel(name, args, tmp_path, env=None):
@@ -45,7 +46,12 @@ def leftovers(directory):
     return sorted(n for n in os.listdir(directory) if n.endswith(".tmp"))
 
 
-def test_concurrent_openssl_fips(run, lts, tmp_path):
+@pytest.mark.parametrize("round_", range(6))
+def test_concurrent_openssl_fips(run, tmp_path, round_):
+    """Several rounds on fresh LTS trees (the most writes: fipsmodule.cnf, the symlink, the
+    guard): without the host-wide lock, a run that failed rolled back a fipsmodule.cnf another
+    run had just written and depended on (seen once in a clean-clone run)."""
+    lts = make_lts(str(tmp_path / ("root-%d" % round_)))
     results = in_parallel("openssl_fips", openssl_args(lts), tmp_path, lts.env)
     for r in results:  # each one converged, or refused cleanly (no traceback: conftest)
         assert not r.failed or r.msg, r.result
