@@ -130,6 +130,12 @@ class Changes:
         if self._lock_fd is None:
             self._lock_fd = _lock(not self.check)
 
+    def unlock(self):
+        """Release it (``run`` does when the module exits, whichever way)."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
     # --- record ----------------------------------------------------------------------------
 
     def _note(self, path):
@@ -294,8 +300,16 @@ def run(module, changes, fn, context=None):
     On :class:`Failure`, ``files.FileError`` or ``OSError``: roll back every change made so
     far and fail with the cause, what was rolled back, and ``files_changed: []`` (or the paths
     that could not be put back), plus ``context()`` (result keys worth keeping on failure).
-    Results are made safe for the controller (``printable``).
+    Results are made safe for the controller (``printable``). The lock is released on the way
+    out, whichever way that is.
     """
+    try:
+        _run(module, changes, fn, context)
+    finally:
+        changes.unlock()
+
+
+def _run(module, changes, fn, context):
     try:
         changes.lock()
         result = fn()
