@@ -89,7 +89,7 @@ LOCK_PATHS = ("/run/flatcar-fips.lock", "/var/lock/flatcar-fips.lock")
 LOCK_TIMEOUT = 300
 
 
-def _lock(exclusive, timeout=LOCK_TIMEOUT):
+def _lock(exclusive, timeout=None):
     """Hold the host-wide lock (released when the process ends, even by kill -9); None on a
     host with neither /run nor /var/lock."""
     path = next((p for p in LOCK_PATHS if os.path.isdir(os.path.dirname(p))), None)
@@ -97,6 +97,7 @@ def _lock(exclusive, timeout=LOCK_TIMEOUT):
         return None
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
                  0o600)
+    timeout = LOCK_TIMEOUT if timeout is None else timeout
     deadline = time.monotonic() + timeout
     while True:
         try:

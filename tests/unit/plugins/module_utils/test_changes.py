@@ -164,3 +164,23 @@ def test_one_writer_at_a_time(monkeypatch, tmp_path):
     second_reader = ch._lock(False, timeout=0.3)  # readers share
     os.close(reader)
     os.close(second_reader)
+
+
+class ExitingModule(FakeModule):
+    def exit_json(self, **result):
+        raise SystemExit(0)
+
+    def fail_json(self, **result):
+        raise SystemExit(1)
+
+
+def test_the_lock_is_released_when_the_module_exits(monkeypatch, tmp_path):
+    """Modules run in-process (unit tests, or a caller that catches SystemExit) one after the
+    other: each run must find the lock free again, however the previous one ended."""
+    monkeypatch.setattr(ch, "LOCK_PATHS", (str(tmp_path / "flatcar-fips.lock"),))
+    monkeypatch.setattr(ch, "LOCK_TIMEOUT", 0.5)
+    for fn in (dict, lambda: (_ for _ in ()).throw(ch.Failure("no")), dict):
+        c = ch.Changes(ExitingModule())
+        with pytest.raises(SystemExit):
+            ch.run(c.module, c, fn)
+        assert c._lock_fd is None
