@@ -179,7 +179,10 @@ def test_the_lock_is_released_when_the_module_exits(monkeypatch, tmp_path):
     other: each run must find the lock free again, however the previous one ended."""
     monkeypatch.setattr(ch, "LOCK_PATHS", (str(tmp_path / "flatcar-fips.lock"),))
     monkeypatch.setattr(ch, "LOCK_TIMEOUT", 0.5)
-    for fn in (dict, lambda: (_ for _ in ()).throw(ch.Failure("no")), dict):
+    def refuse():
+        raise ch.Failure("no")
+
+    for fn in (dict, refuse, dict):
         c = ch.Changes(ExitingModule())
         with pytest.raises(SystemExit):
             ch.run(c.module, c, fn)
