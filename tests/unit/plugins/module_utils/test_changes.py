@@ -179,6 +179,7 @@ def test_the_lock_is_released_when_the_module_exits(monkeypatch, tmp_path):
     other: each run must find the lock free again, however the previous one ended."""
     monkeypatch.setattr(ch, "LOCK_PATHS", (str(tmp_path / "flatcar-fips.lock"),))
     monkeypatch.setattr(ch, "LOCK_TIMEOUT", 0.5)
+
     def refuse():
         raise ch.Failure("no")
 
