@@ -50,9 +50,9 @@ EXAMPLES = r"""
   ansible.builtin.set_fact:
     fips_results: "{{ ansible_facts.flatcar_fips | flatcar.fips.fips_compliance }}"
 
-- name: Fail with the checks that did not pass
+- name: Fail with the checks that did not pass (failed, or unknown, which is never a pass)
   ansible.builtin.assert:
-    that: fips_results | selectattr('passed', 'false') | list | length == 0
+    that: fips_results | rejectattr('passed') | list | length == 0
     fail_msg: "{{ fips_results | rejectattr('passed') | map(attribute='title') | list }}"
 
 - name: An extra, site-specific check
