@@ -83,7 +83,7 @@ def facts_and_error(hostvars, name):
         error = "%s: %s" % ("unreachable" if gathered.get("unreachable") else "failed",
                             gathered.get("msg") or "(no message)")
         facts = None  # whatever hostvars still hold is from an earlier gathering: stale
-    return (compliance.plain(facts) if isinstance(facts, dict) else None), error
+    return (facts if isinstance(facts, dict) else None), error  # the judge makes it plain
 
 
 def fips_report(hostnames, hostvars, checks=None, extra_checks=None, unknown_as="failure"):

@@ -479,15 +479,17 @@ class OpenSSLFips:
         include_path = self.plan_fipsmodule()
         is_link = os.path.islink(path)
         text = self.read(path, "OpenSSL configuration")
-        cnf_before = self.parse(text or "", path, "OpenSSL configuration")
-        for included in cnf_before.included_files(os.path.dirname(path)):
+        cnf = self.parse(text or "", path, "OpenSSL configuration")
+        # Decided on the file as it is, before enable_fips edits the parsed copy.
+        is_fips_now = text is not None and openssl_cnf.fips_status(
+            cnf, fipsmodule_path)["includes_fipsmodule"]
+        for included in cnf.included_files(os.path.dirname(path)):
             if included != fipsmodule_path:
                 try:
                     files.check_readable(included)
                 except files.FileError as e:
                     raise Failure("%s includes %s, which OpenSSL cannot read safely: %s. "
                                   "Nothing was changed." % (path, included, e), path=path) from e
-        cnf = self.parse(text or "", path, "OpenSSL configuration")
         changes = openssl_cnf.enable_fips(cnf, fipsmodule_path, self.fips_section,
                                           self.p["default_properties_fips"],
                                           resolve=os.path.realpath)
@@ -526,8 +528,6 @@ class OpenSSLFips:
                       text, new_text)
         # install: fipsmodule.cnf first (openssl.cnf includes it), then openssl.cnf; a failure
         # of any later write rolls all of them back (changes.run).
-        is_fips_now = text is not None and openssl_cnf.fips_status(
-            cnf_before, fipsmodule_path)["includes_fipsmodule"]
         save = self.check_saved(path, is_fips_now) and rewrite and text is not None
         if self.fipsmodule_new is not None:
             self.write(fipsmodule_path, self.fipsmodule_new, backup=True)
