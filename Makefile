@@ -29,7 +29,7 @@ SANITY_ROOT := $(BUILD)/sanity/ansible_collections/flatcar/fips
 # (the tests start their own sshd on 127.0.0.1; the package's service is kept from starting);
 # cryptsetup for the LUKS tests on image files; chromium (and a font) to open the HTML report
 # in a real browser.
-APT_PACKAGES := grub-common openssl gcc make perl openssh-server openssh-client cryptsetup-bin shellcheck \
+APT_PACKAGES := grub-common openssl gcc make perl openssh-server openssh-client cryptsetup-bin shellcheck systemd \
                 chromium fonts-dejavu-core
 FIPS_SO_DIR := $(CACHE)/fips-so
 # The VM testbed (tests/testbed): qemu under TCG, UEFI firmware, GRUB, image assembly tools.

@@ -8,9 +8,14 @@ at the top (HostKey, AuthorizedKeysFile, StrictModes, PidFile) that point into t
 them is a crypto keyword.
 """
 
+import contextlib
 import os
 import shutil
+import socket
 import subprocess
+import time
+
+import pytest
 
 UPSTREAM_HEAD = """#	$OpenBSD: sshd_config,v 1.104 2021/07/02 05:11:21 dtucker Exp $
 
@@ -173,3 +178,65 @@ class Layout:
             key, _sep, value = line.partition(" ")
             result.setdefault(key, value)
         return result
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def sshd(layout):
+    """A real sshd on 127.0.0.1 with the layout's configuration; stopped by PID afterwards."""
+    port = free_port()
+    log = open(os.path.join(layout.root, "sshd-%d.log" % port), "w")
+    proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", layout.main, "-o",
+                             "Port=%d" % port, "-o", "ListenAddress=127.0.0.1"],
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    with open(log.name) as f:
+                        pytest.fail("sshd did not start: %s" % f.read())
+                time.sleep(0.1)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+@contextlib.contextmanager
+def socket_activated_sshd(layout):
+    """sshd on 127.0.0.1 as Flatcar runs it: socket-activated, one ``sshd -i`` per connection
+    (systemd-socket-activate stands in for sshd.socket), so every connection reads the
+    configuration as it is at that moment. A listening ``sshd -D`` would hand each connection the
+    configuration it loaded at start, and hide what the next Flatcar login meets."""
+    port = free_port()
+    log = open(os.path.join(layout.root, "sshd-%d.log" % port), "w")
+    proc = subprocess.Popen(["systemd-socket-activate", "--inetd", "-a", "-l",
+                             "127.0.0.1:%d" % port, "/usr/sbin/sshd", "-i", "-e", "-f",
+                             layout.main], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    with open(log.name) as f:
+                        pytest.fail("systemd-socket-activate did not start: %s" % f.read())
+                time.sleep(0.1)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+

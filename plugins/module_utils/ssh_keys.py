@@ -7,24 +7,54 @@ Shared by ``sshd_crypto`` (lockout guards) and ``fips_facts``. Standard library 
 """
 
 import base64
+import hashlib
 import os
 import struct
 
 from ansible_collections.flatcar.fips.plugins.module_utils import algorithms, files
 
+KEY_TYPE_PREFIXES = ("ssh-", "ecdsa-", "sk-", "rsa-")
 
-def key_info(line):
-    """``(type, bits)`` for an authorized_keys / .pub line, or None when it holds no key."""
+
+def parse_public(line):
+    """``(type, base64 blob)`` of the first key in an authorized_keys / known_hosts / .pub line
+    (options, host names and comments around it are skipped), or None."""
     words = line.split()
     for i, word in enumerate(words):
-        if word.startswith(("ssh-", "ecdsa-", "sk-", "rsa-")) and i + 1 < len(words):
-            key_type = word
+        if word.startswith(KEY_TYPE_PREFIXES) and i + 1 < len(words):
             try:
                 blob = base64.b64decode(words[i + 1], validate=True)
             except (ValueError, TypeError):
                 continue
-            return key_type, _key_bits(key_type, blob)
+            if blob:
+                return word, words[i + 1]
     return None
+
+
+def key_info(line):
+    """``(type, bits)`` for an authorized_keys / .pub line, or None when it holds no key."""
+    parsed = parse_public(line)
+    if parsed is None:
+        return None
+    key_type, b64 = parsed
+    return key_type, _key_bits(key_type, base64.b64decode(b64))
+
+
+def fingerprint(b64):
+    """OpenSSH's ``SHA256:...`` fingerprint of a base64 key blob."""
+    digest = hashlib.sha256(base64.b64decode(b64)).digest()
+    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
+
+
+def describe(line):
+    """``{type, bits, fips_usable, public_key, fingerprint}`` for a key line, or None."""
+    parsed = parse_public(line)
+    if parsed is None:
+        return None
+    key_type, b64 = parsed
+    bits = _key_bits(key_type, base64.b64decode(b64))
+    return dict(type=key_type, bits=bits, fips_usable=algorithms.key_is_fips_usable(key_type, bits),
+                public_key="%s %s" % (key_type, b64), fingerprint=fingerprint(b64))
 
 
 def _key_bits(key_type, blob):
@@ -46,51 +76,85 @@ def _key_bits(key_type, blob):
 
 
 def host_keys(paths, run_keygen=None):
-    """Describe host keys: ``[{path, exists, type, bits, fips_usable}]``.
+    """Describe host keys: ``[{path, exists, type, bits, fips_usable, public_key, fingerprint}]``.
 
     Reads ``<key>.pub``; when it is missing, ``run_keygen(path)`` may return the public key
-    text (``ssh-keygen -y``)."""
+    text (``ssh-keygen -y``). ``public_key`` (``type base64``) is what a client's known-hosts
+    file must hold for this key; None when it cannot be read."""
     keys = []
     for path in paths:
         info = None
         pub = path + ".pub"
         text = files.read_text_if_readable(pub)
-        if text is not None:
-            info = key_info(text)
-        elif os.path.exists(path) and run_keygen is not None:
+        if text is None and os.path.exists(path) and run_keygen is not None:
             text = run_keygen(path)
-            info = key_info(text) if text else None
-        key_type, bits = info if info else (None, None)
+        if text:
+            info = describe(text)
         exists = os.path.exists(path)
-        keys.append(dict(path=path, exists=exists, type=key_type, bits=bits,
-                         fips_usable=bool(info) and exists
-                         and algorithms.key_is_fips_usable(key_type, bits)))
+        info = info or dict(type=None, bits=None, fips_usable=False, public_key=None,
+                            fingerprint=None)
+        info["fips_usable"] = bool(info["fips_usable"] and exists)
+        keys.append(dict(path=path, exists=exists, **info))
+    return keys
+
+
+def _passwd(passwd_text):
+    """``{user: (uid, home)}`` from /etc/passwd text."""
+    users = {}
+    for line in (passwd_text or "").splitlines():
+        parts = line.split(":")
+        if len(parts) >= 7 and parts[0]:
+            users.setdefault(parts[0], (parts[2], parts[5]))
+    return users
+
+
+def expand_path(pattern, user, uid, home):
+    """An ``AuthorizedKeysFile`` value as sshd expands it for a user: ``%%``, ``%h``, ``%u``,
+    ``%U``, a leading ``~/``; relative paths are under the home directory."""
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "%" and i + 1 < len(pattern):
+            out.append({"%": "%", "h": home, "u": user, "U": uid}.get(pattern[i + 1],
+                                                                    pattern[i:i + 2]))
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    path = "".join(out)
+    if path.startswith("~/"):
+        path = os.path.join(home, path[2:])
+    if not os.path.isabs(path):
+        path = os.path.join(home, path)
+    return path
+
+
+def _keys_in(text):
+    keys = []
+    for key_line in (text or "").splitlines():
+        stripped = key_line.strip()
+        if stripped and not stripped.startswith("#"):
+            info = describe(stripped)
+            if info:
+                keys.append(info)
     return keys
 
 
 def authorized_keys(passwd_text, patterns, read):
     """Each user's authorized keys: ``{user: [(type, bits), ...]}`` for users that have any.
 
-    ``patterns`` are sshd's effective ``AuthorizedKeysFile`` values (``%h``, ``%u``, ``%%``
-    expanded; relative paths are under the home directory); ``read(path)`` returns a file's text
-    or None."""
+    ``patterns`` are sshd's effective ``AuthorizedKeysFile`` values (tokens expanded by
+    :func:`expand_path`); ``read(path)`` returns a file's text or None."""
     found = {}
-    for line in (passwd_text or "").splitlines():
-        parts = line.split(":")
-        if len(parts) < 7 or not parts[5]:
+    for user, (uid, home) in _passwd(passwd_text).items():
+        if not home:
             continue
-        user, home = parts[0], parts[5]
         keys = []
         for pattern in patterns:
-            path = pattern.replace("%%", "\0").replace("%h", home).replace("%u", user)
-            path = path.replace("\0", "%")
-            if not os.path.isabs(path):
-                path = os.path.join(home, path)
-            for key_line in (read(path) or "").splitlines():
-                if key_line.strip() and not key_line.strip().startswith("#"):
-                    info = key_info(key_line)
-                    if info:
-                        keys.append(info)
+            if pattern.lower() == "none":
+                continue
+            keys += [(k["type"], k["bits"]) for k in _keys_in(read(expand_path(pattern, user, uid,
+                                                                              home)))]
         if keys:
             found[user] = keys
     return found
@@ -100,3 +164,65 @@ def users_without_fips_key(passwd_text, patterns, read):
     """Users whose authorized keys are all unusable under FIPS (they would be locked out)."""
     return sorted(user for user, keys in authorized_keys(passwd_text, patterns, read).items()
                   if not any(algorithms.key_is_fips_usable(t, b) for t, b in keys))
+
+
+def _setting(effective, keyword):
+    value = (effective.get(keyword) or "").strip()
+    return None if not value or value.lower() == "none" else value
+
+
+def user_access(user, passwd_text, effective, read):
+    """How a user can still log in with a public key once sshd is in FIPS mode.
+
+    ``effective`` is sshd's effective configuration for that user (``sshd -T -C user=...``,
+    lower-case keywords); ``read(path)`` returns a file's text or None. Returns ``{status,
+    reason, authorized_keys_files, keys, authorized_keys_command, trusted_user_ca_keys}`` where
+    ``status`` is ``pass`` (a FIPS-usable authorized key exists, or the user has no key at all,
+    so FIPS mode changes nothing), ``fail`` (keys exist, none usable, and nothing else can
+    authorize the user) or ``unknown`` (the answer is outside the
+    files: ``AuthorizedKeysCommand``, certificates via ``TrustedUserCAKeys``, or no such user).
+    """
+    result = dict(status="unknown", reason=None, authorized_keys_files=[], keys=[],
+                  authorized_keys_command=_setting(effective, "authorizedkeyscommand"),
+                  trusted_user_ca_keys=_setting(effective, "trustedusercakeys"))
+    entry = _passwd(passwd_text).get(user)
+    if entry is None:
+        result["reason"] = "%s is not in the password file, so its keys cannot be read" % user
+        return result
+    uid, home = entry
+    patterns = [p for p in (effective.get("authorizedkeysfile") or "").split()
+                if p.lower() != "none"]
+    paths = [expand_path(p, user, uid, home) for p in patterns]
+    result["authorized_keys_files"] = paths
+    for path in paths:
+        result["keys"] += [dict(k, file=path) for k in _keys_in(read(path))]
+    if (effective.get("pubkeyauthentication") or "yes").lower() == "no":
+        result.update(status="pass", reason="sshd does not accept public keys for %s "
+                      "(PubkeyAuthentication no): FIPS mode changes nothing for its logins" % user)
+        return result
+    usable = [k for k in result["keys"] if k["fips_usable"]]
+    if usable:
+        result.update(status="pass", reason="%d FIPS-usable key(s) in %s" % (
+            len(usable), ", ".join(sorted({k["file"] for k in usable}))))
+        return result
+    outside = []
+    if result["authorized_keys_command"]:
+        outside.append("AuthorizedKeysCommand %s" % result["authorized_keys_command"])
+    if result["trusted_user_ca_keys"]:
+        outside.append("certificates signed by TrustedUserCAKeys %s"
+                       % result["trusted_user_ca_keys"])
+    if outside:
+        result["reason"] = ("no FIPS-usable key in %s, and %s may authorize %s: what they accept "
+                            "cannot be known from the host's files" % (
+                                ", ".join(paths) or "no AuthorizedKeysFile", " or ".join(outside),
+                                user))
+        return result
+    if not result["keys"]:
+        result.update(status="pass", reason="%s has no authorized key in %s: public-key login is "
+                      "not possible now either, and FIPS mode changes nothing for its other "
+                      "logins" % (user, ", ".join(paths) or "no AuthorizedKeysFile"))
+        return result
+    result.update(status="fail", reason="%s holds keys of types %s only, none FIPS-usable" % (
+        ", ".join(sorted({k["file"] for k in result["keys"]})),
+        ", ".join(sorted({k["type"] for k in result["keys"]}))))
+    return result

@@ -104,6 +104,18 @@ options:
       C(authorized_keys) hold no FIPS-usable key.
     type: path
     default: /etc/passwd
+  ssh_users:
+    description:
+      - Users whose public-key access is examined in detail, with sshd's effective settings for
+        each (C(sshd -T -C user=NAME,host=localhost,addr=127.0.0.1), so C(Match User) blocks
+        apply): every C(AuthorizedKeysFile) with its tokens (C(%h), C(%u), C(%U), C(%%)), the
+        keys with their SHA256 fingerprints, and C(AuthorizedKeysCommand) and
+        C(TrustedUserCAKeys), which make the answer C(unknown).
+      - Reported in C(sshd.users). The M(flatcar.fips.fips_mode) role passes the user Ansible
+        connects as and C(fips_mode_ssh_users).
+    type: list
+    elements: str
+    default: []
   os_release:
     description: The C(os-release) file that names the distribution and release.
     type: path
@@ -205,9 +217,13 @@ ansible_facts:
             the OEM C(grub.cfg)).
           type: dict
         sshd:
-          description: C(effective) lists by keyword, C(non_approved) by keyword, C(host_keys),
-            C(include_effective) (files sshd reads), C(users_without_fips_key) (users whose
-            C(authorized_keys) hold keys, none of them FIPS-usable), C(config_ok) (C(sshd -T)
+          description: C(effective) lists by keyword, C(non_approved) by keyword, C(host_keys)
+            (each with C(path), C(type), C(bits), C(fips_usable), C(public_key) as a
+            known-hosts file holds it, and C(fingerprint)), C(include_effective) (files sshd
+            reads), C(users_without_fips_key) (users whose C(authorized_keys) hold keys, none of
+            them FIPS-usable), C(users) (per O(ssh_users): C(status) V(pass), V(fail) or
+            V(unknown) with its C(reason), C(authorized_keys_files), C(keys),
+            C(authorized_keys_command), C(trusted_user_ca_keys)), C(config_ok) (C(sshd -T)
             succeeded) and C(config_error) (C(cause) V(runtime_directory),
             V(host_key_permissions), V(host_key), V(config) or V(other), and sshd's C(message)).
           type: dict
@@ -441,7 +457,7 @@ class Facts:
 
     def sshd(self):
         facts = dict(effective=None, non_approved=None, host_keys=None, include_effective=None,
-                     users_without_fips_key=None, config_ok=None, config_error=None)
+                     users_without_fips_key=None, users=None, config_ok=None, config_error=None)
         sshd = self.tool("sshd", self.p["sshd"], ["/usr/sbin"])
         if not sshd:
             self.errors["sshd"] = "sshd was not found (%s)" % (self.p["sshd"] or "PATH")
@@ -477,11 +493,33 @@ class Facts:
         facts["effective"] = effective
         facts["non_approved"] = bad
         paths = [p.strip() for p in raw.get("hostkey", "").splitlines() if p.strip()]
-        facts["host_keys"] = ssh_keys.host_keys(paths)
+        facts["host_keys"] = ssh_keys.host_keys(paths, self.public_key_of)
+        passwd = self.read(self.p["passwd_file"], "sshd.passwd_file")
         facts["users_without_fips_key"] = ssh_keys.users_without_fips_key(
-            self.read(self.p["passwd_file"], "sshd.passwd_file"),
-            raw.get("authorizedkeysfile", ".ssh/authorized_keys").split(), read)
+            passwd, raw.get("authorizedkeysfile", ".ssh/authorized_keys").split(), read)
+        facts["users"] = {}
+        for user in self.p["ssh_users"]:
+            spec = "user=%s,host=localhost,addr=127.0.0.1" % user
+            rc, out, err = self.module.run_command([sshd, "-T", "-f", main, "-C", spec])
+            if rc != 0:
+                facts["users"][user] = dict(status="unknown", reason="sshd -T -C %s failed: %s"
+                                            % (spec, (err or out).strip()))
+                continue
+            facts["users"][user] = ssh_keys.user_access(user, passwd, sc.parse_effective(out),
+                                                        read)
         return facts
+
+    def public_key_of(self, path):
+        """``ssh-keygen -y`` for a host key without its ``.pub`` (None when it cannot say)."""
+        keygen = self.tool("ssh-keygen", None, ["/usr/bin"])
+        if not keygen:
+            return None
+        try:
+            files.check_readable(path)
+        except files.FileError:
+            return None
+        rc, out, _err = self.module.run_command([keygen, "-y", "-P", "", "-f", path])
+        return out if rc == 0 else None
 
     # --- luks ----------------------------------------------------------------------------
 
@@ -551,6 +589,7 @@ def main():
             sshd_config=dict(type="path", default="/etc/ssh/sshd_config"),
             sshd=dict(type="path"),
             passwd_file=dict(type="path", default="/etc/passwd", no_log=False),
+            ssh_users=dict(type="list", elements="str", default=[]),
             os_release=dict(type="path", default="/etc/os-release"),
             secure_boot_efivar=dict(
                 type="path",

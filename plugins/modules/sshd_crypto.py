@@ -197,6 +197,13 @@ generated_host_key:
   description: The host key that was (or would be) generated.
   returned: when a host key was generated
   type: str
+generated_host_public_key:
+  description: The generated host key's public key (C(type base64)), the line a client's
+    known-hosts file needs (the M(flatcar.fips.fips_mode) role adds it there when asked to learn
+    host keys).
+  returned: when a host key was generated, not in check mode
+  type: str
+  sample: ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBE...
 users_without_fips_key:
   description: Users whose authorized_keys files hold keys, none of them FIPS-usable.
   returned: always
@@ -379,6 +386,9 @@ class SshdCrypto:
                     raise Failure("ssh-keygen failed: %s" % (err or out).strip())
 
             self.changes.create_with([path, path + ".pub"], keygen)
+            if not self.module.check_mode:
+                info = ssh_keys.describe(files.read_text_if_readable(path + ".pub") or "")
+                self.result["generated_host_public_key"] = info and info["public_key"]
             return ["HostKey %s" % path] if explicit else []
         if self.p["force"]:
             self.module.warn("No FIPS-usable host key (%s): every FIPS client will be refused."

@@ -61,7 +61,9 @@ def test_not_flatcar_is_refused_with_nothing_changed(ansible_env, playbook, chec
     assert "is not Flatcar Container Linux (Debian GNU/Linux 12 (bookworm))" in out
     assert "fips_mode_allow_non_flatcar: true" in out
     # the preflight is the only module that ran, and it changed nothing
-    assert "localhost                  : ok=3    changed=0" in out
+    # (and, when enabling, ssh_trust on the controller: a local connection, nothing to check)
+    ok = 4 if playbook == "flatcar.fips.enable" else 3
+    assert "localhost                  : ok=%d    changed=0" % ok in out
     assert digest(WATCHED) == before
 
 
@@ -108,7 +110,15 @@ def flatcar_facts():
              "type": "ecdsa-sha2-nistp256", "bits": 256, "fips_usable": True},
             {"path": "/etc/ssh/ssh_host_ed25519_key", "exists": True, "type": "ssh-ed25519",
              "bits": 256, "fips_usable": False}],
-            "users_without_fips_key": ["edonly"]},
+            "users_without_fips_key": ["edonly"],
+            "users": {
+                "core": {"status": "pass", "reason": "1 FIPS-usable key(s) in "
+                         "/home/core/.ssh/authorized_keys"},
+                "edonly": {"status": "fail", "reason": "/home/edonly/.ssh/authorized_keys holds "
+                           "keys of types ssh-ed25519 only, none FIPS-usable"},
+                "ldap": {"status": "unknown", "reason": "no FIPS-usable key in "
+                         "/home/ldap/.ssh/authorized_keys, and AuthorizedKeysCommand "
+                         "/usr/bin/sss_ssh_authorizedkeys may authorize ldap"}}},
         "openssl": {"version": "3.5.4", "module": "/usr/lib64/ossl-modules/fips.so",
                     "module_present": True,
                     "fipsmodule_cnf": {"path": "/etc/ssl/fipsmodule.cnf", "present": True,
@@ -126,8 +136,18 @@ def case(name, change=None, **role_vars):
     role_vars.setdefault("ansible_user", "core")
     role_vars.setdefault("ansible_connection", "ssh")
     role_vars.setdefault("fips_mode_state", "enabled")
+    role_vars.setdefault("fips_mode__trust", trust())
     return {"name": name, "vars": dict(role_vars, fips_mode__preflight={
         "ansible_facts": {"flatcar_fips": facts}})}
+
+
+def trust(host_key="pass", client_key="pass", **host_key_fields):
+    """What flatcar.fips.ssh_trust returns, in the shape the template reads (the action itself is
+    exercised for real in test_ssh_trust.py)."""
+    return {"host_key": dict({"status": host_key, "reason": "host key " + host_key,
+                              "name": "192.0.2.10", "known_hosts_file": "/home/me/.ssh/known_hosts",
+                              "offered_after": ["ecdsa-sha2-nistp256 AAAA"]}, **host_key_fields),
+            "client_key": {"status": client_key, "reason": "client key " + client_key}}
 
 
 def setter(path, value):
@@ -143,8 +163,6 @@ ARGON2 = setter(["luks", "argon2_keyslots"], {"/dev/vdb": ["0", "2"]})
 
 
 def cases(keys):
-    ed25519 = keys.path("client_ed25519")
-    ecdsa = keys.path("client_ecdsa")
     return [
         (case("flatcar host, nothing in the way"), []),
         (case("not flatcar", setter(["system"], {
@@ -168,14 +186,34 @@ def cases(keys):
         (case("ed25519 host key only, generate", setter(["sshd", "host_keys"], []),
               fips_mode_generate_host_keys=True), []),
         (case("connecting user locked out", ansible_user="edonly"),
-         ["User edonly has authorized keys, none of them FIPS-usable"]),
+         ["User edonly would be locked out once sshd accepts only FIPS algorithms",
+          "ssh-ed25519 only"]),
         (case("listed user locked out", fips_mode_ssh_users=["core", "edonly"]),
-         ["User edonly has authorized keys"]),
+         ["User edonly would be locked out"]),
         (case("local connection: no user to check", ansible_user="edonly",
               ansible_connection="local"), []),
-        (case("connects with an ed25519 key", ansible_ssh_private_key_file=ed25519),
-         ["Ansible connects with %s, a ssh-ed25519 key" % ed25519]),
-        (case("connects with an ecdsa key", ansible_ssh_private_key_file=ecdsa), []),
+        (case("user behind an AuthorizedKeysCommand", fips_mode_ssh_users=["ldap"]),
+         ["Whether user ldap can still log in", "AuthorizedKeysCommand",
+          "fips_mode_accept_unverifiable_user_keys: true"]),
+        (case("user behind an AuthorizedKeysCommand, accepted", fips_mode_ssh_users=["ldap"],
+              fips_mode_accept_unverifiable_user_keys=True), []),
+        (case("connects with a key sshd will refuse", fips_mode__trust=trust(client_key="fail")),
+         ["Ansible connects to localhost as core, and after the sshd change it could not log in: "
+          "client key fail"]),
+        (case("connecting key cannot be examined", fips_mode__trust=trust(client_key="unknown")),
+         ["cannot be proven: client key unknown",
+          "fips_mode_accept_unverifiable_user_keys: true"]),
+        (case("connecting key cannot be examined, accepted",
+              fips_mode__trust=trust(client_key="unknown"),
+              fips_mode_accept_unverifiable_user_keys=True), []),
+        (case("known hosts hold only the ed25519 key", fips_mode__trust=trust(host_key="fail")),
+         ["The controller would no longer verify localhost: host key fail",
+          "fips_mode_known_hosts: learn", "(ecdsa-sha2-nistp256)", "/home/me/.ssh/known_hosts",
+          "ssh-keygen -F 192.0.2.10"]),
+        (case("known hosts hold only the ed25519 key, ignored",
+              fips_mode__trust=trust(host_key="fail"), fips_mode_known_hosts="ignore"), []),
+        (case("host trusted through a CA", fips_mode__trust=trust(host_key="unknown")),
+         ["Whether the controller will still verify localhost", "fips_mode_known_hosts: ignore"]),
         (case("argon2 keyslots, no key", ARGON2),
          ["LUKS device /dev/vdb has keyslots 0,2 using argon2", "fips_mode_luks_keys",
           "fips_mode_luks_accept_argon2"]),

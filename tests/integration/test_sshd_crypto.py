@@ -3,53 +3,18 @@
 """flatcar.fips.sshd_crypto through a real ansible-playbook, judged by a real sshd on
 127.0.0.1, a real OpenSSH client and ssh-audit in policy mode."""
 
-import contextlib
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 import ssh_audit_policy
-from sshd_layouts import Layout
+from sshd_layouts import Layout, sshd
 
 TASK = "Only FIPS-approved sshd algorithms"
 SSH_AUDIT = os.path.join(os.path.dirname(sys.executable), "ssh-audit")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def sshd(layout):
-    """A real sshd on 127.0.0.1 with the layout's configuration; stopped by PID afterwards."""
-    port = free_port()
-    log = open(os.path.join(layout.root, "sshd-%d.log" % port), "w")
-    proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", layout.main, "-o",
-                             "Port=%d" % port, "-o", "ListenAddress=127.0.0.1"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    with open(log.name) as f:
-                        pytest.fail("sshd did not start: %s" % f.read())
-                time.sleep(0.1)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
 
 
 def ssh(port, key, *options):

@@ -46,6 +46,9 @@ class CallbackModule(CallbackBase):
     def v2_runner_on_skipped(self, result):
         self._record(result, skipped=True)
 
+    def v2_runner_on_unreachable(self, result):
+        self._record(result, unreachable=True)
+
     def v2_playbook_on_stats(self, stats):
         path = os.environ.get("RECORD_RESULTS")
         if path:

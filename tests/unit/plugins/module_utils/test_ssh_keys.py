@@ -38,3 +38,64 @@ def test_users_without_fips_key(tmp_path, keys):
     # %h expansion
     assert ssh_keys.users_without_fips_key(passwd, ["%h/.ssh/authorized_keys"],
                                            files.read_text) == ["edonly"]
+
+
+def test_expand_path_tokens():
+    expand = ssh_keys.expand_path
+    assert expand("%h/.ssh/authorized_keys", "core", "500", "/home/core") == \
+        "/home/core/.ssh/authorized_keys"
+    assert expand("/etc/ssh/keys/%u.%U", "core", "500", "/home/core") == "/etc/ssh/keys/core.500"
+    assert expand(".ssh/k%%u", "core", "500", "/home/core") == "/home/core/.ssh/k%u"
+    assert expand("~/.ssh/k", "core", "500", "/home/core") == "/home/core/.ssh/k"
+
+
+def _user(tmp_path, keys, name, *key_names):
+    home = tmp_path / name
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "authorized_keys").write_text(
+        "".join('from="10.0.0.0/8",no-pty %s' % pub(keys, k) for k in key_names))
+    return "%s:x:1001:1001::%s:/bin/bash\n" % (name, home)
+
+
+def test_user_access_three_values(tmp_path, keys):
+    passwd = (_user(tmp_path, keys, "ok", "client_ed25519", "client_ecdsa")
+              + _user(tmp_path, keys, "edonly", "client_ed25519")
+              + _user(tmp_path, keys, "nokeys"))
+    eff = {"authorizedkeysfile": ".ssh/authorized_keys /etc/ssh/keys/%u"}
+    read = files.read_text_if_readable
+
+    ok = ssh_keys.user_access("ok", passwd, eff, read)
+    assert ok["status"] == "pass"
+    assert ok["authorized_keys_files"] == [str(tmp_path / "ok/.ssh/authorized_keys"),
+                                           "/etc/ssh/keys/ok"]
+    assert [k["type"] for k in ok["keys"]] == ["ssh-ed25519", "ecdsa-sha2-nistp256"]
+    assert all(k["fingerprint"].startswith("SHA256:") for k in ok["keys"])
+
+    locked = ssh_keys.user_access("edonly", passwd, eff, read)
+    assert locked["status"] == "fail"
+    assert "ssh-ed25519 only" in locked["reason"]
+
+    # an AuthorizedKeysCommand or user CAs may still let edonly in: cannot be known
+    for keyword, value in (("authorizedkeyscommand", "/usr/bin/sss_ssh_authorizedkeys %u"),
+                           ("trustedusercakeys", "/etc/ssh/user_ca.pub")):
+        r = ssh_keys.user_access("edonly", passwd, dict(eff, **{keyword: value}), read)
+        assert r["status"] == "unknown", r
+        assert value in r["reason"]
+    # "none" is sshd's way of saying unset
+    assert ssh_keys.user_access("edonly", passwd, dict(eff, authorizedkeyscommand="none"),
+                                read)["status"] == "fail"
+
+    # no key at all, or no public keys accepted: FIPS changes nothing for this user
+    assert ssh_keys.user_access("nokeys", passwd, eff, read)["status"] == "pass"
+    assert ssh_keys.user_access("edonly", passwd, dict(eff, pubkeyauthentication="no"),
+                                read)["status"] == "pass"
+    missing = ssh_keys.user_access("ghost", passwd, eff, read)
+    assert missing["status"] == "unknown" and "not in the password file" in missing["reason"]
+
+
+def test_fingerprint_matches_ssh_keygen(keys):
+    import subprocess
+    out = subprocess.run(["ssh-keygen", "-l", "-E", "sha256", "-f",
+                          keys.path("client_ecdsa") + ".pub"], check=True,
+                         capture_output=True, text=True).stdout
+    assert ssh_keys.describe(pub(keys, "client_ecdsa"))["fingerprint"] == out.split()[1]
