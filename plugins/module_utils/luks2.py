@@ -27,6 +27,9 @@ LUKS1_KEYSLOT_OFFSET = 208
 LUKS1_KEYSLOT_SIZE = 48
 LUKS1_ACTIVE = 0x00AC71F3
 MAX_HEADER = 4 * 1024 * 1024  # LUKS2 headers are at most 4 MiB of metadata
+# Where luks_pbkdf keeps the header it saved before converting (``<uuid>.header``, and
+# ``<uuid>.header.<timestamp>`` when one existed already).
+HEADER_BACKUP_DIR = "/var/lib/flatcar-fips/luks"
 
 
 class LuksError(Exception):
@@ -139,3 +142,42 @@ def scan(paths):
         if header is not None:
             found[path] = header
     return found, errors
+
+
+def header_backups_of(uuid, directory=HEADER_BACKUP_DIR):
+    """The header backups luks_pbkdf made of the device with this UUID, in ``directory``."""
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return []
+    prefix = "%s.header" % uuid
+    return [os.path.join(directory, n) for n in names
+            if (n == prefix or n.startswith(prefix + ".")) and ".tmp-" not in n]
+
+
+def header_backups(directory=HEADER_BACKUP_DIR):
+    """Every header backup in ``directory``: ``[{path, uuid, mode, non_pbkdf2}]`` (the keyslots
+    the backup would bring back that a FIPS-mode cryptsetup cannot open), and the unreadable
+    ones as ``{path: reason}``."""
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return [], {}
+    found, errors = [], {}
+    for name in names:
+        path = os.path.join(directory, name)
+        if ".header" not in name or ".tmp-" in name:
+            continue
+        try:
+            header = read_header(path)
+            mode = "%04o" % (os.stat(path).st_mode & 0o7777)
+        except (OSError, LuksError) as e:
+            errors[path] = str(e)
+            continue
+        if header is None:
+            errors[path] = "not a LUKS header"
+            continue
+        found.append(dict(path=path, uuid=header["uuid"], mode=mode,
+                          non_pbkdf2=non_pbkdf2(header)))
+    return found, errors
+

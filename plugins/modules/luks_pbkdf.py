@@ -64,8 +64,26 @@ options:
     description:
       - Where the header is saved before the first change (mode 0600). An existing file is
         never overwritten.
-      - Defaults to C(/var/lib/flatcar-fips/luks/<uuid>.header) on the host.
+      - Defaults to C(<header_backup_dir>/<uuid>.header) on the host.
+      - "B(The backup holds the keyslots as they were), argon2 ones and those of passphrases
+        removed later included: whoever has it and an old passphrase can restore access. Move it
+        off the host (the M(flatcar.fips.fips_mode) role fetches it with
+        C(fips_mode_luks_header_backup_fetch_dir)) and remove it (O(remove_header_backups)) once
+        the converted volume is proven to open."
     type: path
+  header_backup_dir:
+    description: Where header backups go by default, and where O(remove_header_backups) looks.
+    type: path
+    default: /var/lib/flatcar-fips/luks
+  remove_header_backups:
+    description:
+      - With O(state=pbkdf2), once the device's PBKDF2 keyslots have been proven to open with the
+        given key (C(--test-passphrase), in this run, or now when an earlier run converted them),
+        delete this device's header backups (C(<uuid>.header) and its timestamped siblings in
+        O(header_backup_dir), and O(header_backup) when given). Nothing is removed when no
+        PBKDF2 keyslot opens with the key.
+    type: bool
+    default: false
   pbkdf_hash:
     description: The hash for PBKDF2.
     type: str
@@ -101,6 +119,13 @@ EXAMPLES = r"""
     state: pbkdf2
     device: /dev/disk/by-partlabel/data
     key_file: /etc/luks/data.key
+
+- name: Once the converted volume opens, delete its header backups (they keep the old keyslots)
+  flatcar.fips.luks_pbkdf:
+    state: pbkdf2
+    device: /dev/disk/by-partlabel/data
+    key_file: /etc/luks/data.key
+    remove_header_backups: true
 
 - name: Convert with a passphrase from the vault
   flatcar.fips.luks_pbkdf:
@@ -140,6 +165,11 @@ header_backup:
   description: Where the header was saved before the conversion.
   returned: when keyslots were converted
   type: str
+header_backups_removed:
+  description: The header backups deleted (in check mode, that would be) after the proof.
+  returned: with O(remove_header_backups=true)
+  type: list
+  elements: str
 unreadable:
   description: Devices whose header could not be read, with the reason.
   returned: always
@@ -153,8 +183,6 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.flatcar.fips.plugins.module_utils import files, luks2
 from ansible_collections.flatcar.fips.plugins.module_utils.changes import Failure
-
-BACKUP_DIR = "/var/lib/flatcar-fips/luks"
 
 
 def describe(header):
@@ -296,8 +324,8 @@ class LuksPbkdf:
         return result
 
     def backup_header(self, header):
-        path = self.p["header_backup"] or os.path.join(
-            BACKUP_DIR, "%s.header" % (header["uuid"] or os.path.basename(self.device)))
+        name = "%s.header" % (header["uuid"] or os.path.basename(self.device))
+        path = self.p["header_backup"] or os.path.join(self.p["header_backup_dir"], name)
         if os.path.exists(path):
             path = "%s.%s" % (path, time.strftime("%Y%m%dT%H%M%S"))
         directory = os.path.dirname(os.path.abspath(path))
@@ -350,10 +378,39 @@ class LuksPbkdf:
             return "the restored header cannot be read: %s" % e
         return True if after == header else "the restored header differs from the original"
 
+    def remove_backups(self, result):
+        """Delete the device's header backups once a PBKDF2 keyslot is proven to open."""
+        header = luks2.read_header(self.device)
+        pbkdf2 = [s for s, d in sorted(header["keyslots"].items()) if d.get("kdf") == "pbkdf2"]
+        proven = [s for s in pbkdf2 if self.opens(s)]
+        backups = luks2.header_backups_of(header["uuid"], self.p["header_backup_dir"])
+        if self.p["header_backup"] and os.path.isfile(self.p["header_backup"]):
+            backups = sorted(set(backups) | {self.p["header_backup"]})
+        result["header_backups_removed"] = []
+        if not backups:
+            return
+        if not proven:
+            self.module.warn("No PBKDF2 keyslot of %s opens with the given key, so its header "
+                             "backups (%s) were kept." % (self.device, ", ".join(backups)))
+            return
+        if not self.module.check_mode:
+            for path in backups:
+                try:
+                    os.unlink(path)
+                except OSError as e:
+                    raise Failure("The conversion is done and proven, but the header backup %s "
+                                  "cannot be removed: %s. Remove it by hand."
+                                  % (path, e.strerror or e), **result) from e
+        result["header_backups_removed"] = backups
+        result["changed"] = True
+
     def run(self):
         if self.p["state"] == "audit":
             return self.audit()
-        return self.convert()
+        result = self.convert()
+        if self.p["remove_header_backups"]:
+            self.remove_backups(result)
+        return result
 
 
 def main():
@@ -366,6 +423,8 @@ def main():
             passphrase=dict(type="str", no_log=True),
             key_slot=dict(type="int", no_log=False),
             header_backup=dict(type="path"),
+            header_backup_dir=dict(type="path", default=luks2.HEADER_BACKUP_DIR),
+            remove_header_backups=dict(type="bool", default=False),
             pbkdf_hash=dict(type="str", default="sha256"),
             iter_time=dict(type="int"),
             pbkdf_iterations=dict(type="int"),

@@ -144,3 +144,49 @@ def test_not_luks(playbook, images):
     run = playbook("luks_pbkdf.yml", dict(state="pbkdf2", device=images["plain"],
                                           passphrase="alpha"))
     assert run.rc != 0 and "is not a LUKS device" in run.task(TASK)["msg"]
+
+
+FACTS = "Read the LUKS layer as fips_facts does"
+
+
+def test_header_backup_lifecycle(playbook, fresh, tmp_path):
+    """The backup keeps the argon2 keyslot (and the old passphrase with it): fips_facts says so,
+    and remove_header_backups deletes it only once the converted keyslot opens with the key."""
+    path = fresh("argon2id")
+    backups = tmp_path / "luks-backups"
+    base = dict(state="pbkdf2", device=path, passphrase="alpha", pbkdf_iterations=1000,
+                header_backup_dir=str(backups))
+    run = playbook("luks_pbkdf.yml", base)
+    assert run.rc == 0, run.stdout
+    backup = run.task(TASK)["header_backup"]
+    uuid = run.task(TASK)["devices"][path]["uuid"]
+    assert backup == str(backups / ("%s.header" % uuid))
+    luks = run.task(FACTS)["ansible_facts"]["flatcar_fips"]["luks"]
+    assert luks["header_backups"] == [dict(path=backup, uuid=uuid, device=path, mode="0600",
+                                           non_pbkdf2=["0"])]
+    assert luks["header_backups_non_pbkdf2"] == {backup: ["0"]}
+    assert luks["argon2_keyslots"] == {}, "the device itself is converted"
+
+    # a wrong key proves nothing: the backup stays, with a warning
+    wrong = playbook("luks_pbkdf.yml", dict(base, passphrase="wrong", remove_header_backups=True))
+    assert wrong.rc != 0 or wrong.task(TASK)["header_backups_removed"] == []
+    assert os.path.exists(backup)
+
+    # check mode says what would go, removes nothing
+    check = playbook("luks_pbkdf.yml", dict(base, remove_header_backups=True), check=True)
+    assert check.rc == 0, check.stdout
+    assert check.task(TASK)["header_backups_removed"] == [backup]
+    assert check.task(TASK)["changed"] is True
+    assert os.path.exists(backup)
+
+    run = playbook("luks_pbkdf.yml", dict(base, remove_header_backups=True))
+    assert run.rc == 0, run.stdout
+    assert run.task(TASK)["header_backups_removed"] == [backup]
+    assert not os.path.exists(backup)
+    assert opens(path, b"alpha")
+    luks = run.task(FACTS)["ansible_facts"]["flatcar_fips"]["luks"]
+    assert luks["header_backups"] == [] and luks["header_backups_non_pbkdf2"] == {}
+
+    again = playbook("luks_pbkdf.yml", dict(base, remove_header_backups=True))
+    assert again.rc == 0 and again.task(TASK)["changed"] is False
+

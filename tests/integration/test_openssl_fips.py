@@ -126,12 +126,44 @@ def test_tampered_module_is_refused_and_nothing_written(playbook, stable):
     assert snapshot(stable.root) == before
 
 
+def test_os_update_on_unverified_storage_is_refused_by_the_guard(playbook, lts):
+    """The module generated fipsmodule.cnf (pinned in /etc); then fips.so changes where nothing
+    verifies it (this machine has no dm-verity: the temp tree is on a plain block device). The
+    guard must not bless that module: it refuses, says why on stderr (the journal, at boot) and
+    in its status file (fips_facts), exits 1 and leaves the file alone. The VM testbed proves
+    the other branch, on a real dm-verity device (tests/testbed/playbooks/verify.yml)."""
+    result = run(playbook, lts)
+    assert result.rc == 0
+    storage = result.task(TASK)["module_storage"]
+    assert storage["status"] == "fail" and "not a device-mapper device" in storage["reason"]
+    assert any("guard will not regenerate" in w["event"]["msg"] if isinstance(w, dict) else
+               "guard will not regenerate" in w for w in result.task(TASK).get("warnings", []))
+    lts.swap_module("update")
+    before = open(lts.fipsmodule_cnf, "rb").read()
+    guard = subprocess.run(["sh", lts.guard], capture_output=True, text=True, check=False,
+                           timeout=300)
+    assert guard.returncode == 1, guard.stderr
+    assert "REFUSED to regenerate" in guard.stderr and "not a device-mapper device" in guard.stderr
+    assert open(lts.fipsmodule_cnf, "rb").read() == before
+    status = open(os.path.join(lts.root, "run/flatcar-fips/fipsmodule-refresh.status")).read()
+    assert "result=refused" in status and "not a device-mapper device" in status
+    listed = lts.openssl("list", "-providers").stdout.decode()
+    assert "OpenSSL FIPS Provider" not in listed, "the unverified module was not blessed"
+    check = subprocess.run(["sh", lts.guard, "--check"], capture_output=True, text=True,
+                           check=False, timeout=60)
+    assert check.returncode == 1 and "not a device-mapper device" in check.stdout
+
+
 def test_os_update_replacing_fips_so_on_lts_is_survived(playbook, lts):
-    """The module generated fipsmodule.cnf (pinned in /etc); an update ships another fips.so.
-    Without the guard every OpenSSL program loses the fips provider; the boot-time guard
-    script regenerates the file before sshd starts."""
-    assert run(playbook, lts).rc == 0
+    """With update_guard_accept_unverified (this machine stands for trusted storage): an update
+    ships another fips.so. Without the guard every OpenSSL program loses the fips provider; the
+    boot-time guard script regenerates the file before sshd starts."""
+    assert run(playbook, lts, accept_unverified=True).rc == 0
     lts.assert_fips_active(version="3.0.22")
+    # the script as installed is clean POSIX sh
+    lint = subprocess.run(["shellcheck", "-s", "sh", lts.guard], capture_output=True, text=True,
+                          check=False, timeout=120)
+    assert lint.returncode == 0, lint.stdout
     lts.swap_module("update")
     listed = lts.openssl("list", "-providers").stdout.decode()
     assert "OpenSSL FIPS Provider" not in listed, "the swap did not break the pinned config"
@@ -139,15 +171,17 @@ def test_os_update_replacing_fips_so_on_lts_is_survived(playbook, lts):
     guard = subprocess.run(["sh", lts.guard], capture_output=True, text=True, check=False,
                            timeout=300)
     assert guard.returncode == 0, guard.stderr
-    assert "regenerated" in guard.stderr
+    assert "regenerated" in guard.stderr and "update_guard_accept_unverified" in guard.stderr
     update_version = open(os.path.join(os.path.dirname(fips_so("update")), "VERSION")).read()
     lts.assert_fips_active(version=update_version.split("-")[0])
+    status = open(os.path.join(lts.root, "run/flatcar-fips/fipsmodule-refresh.status")).read()
+    assert "result=regenerated" in status
     # on the next boot the file verifies and the guard does nothing
     quiet = subprocess.run(["sh", lts.guard], capture_output=True, text=True, check=False,
                            timeout=300)
     assert quiet.returncode == 0 and quiet.stderr == ""
     # and the module agrees: nothing to do
-    assert run(playbook, lts).task(TASK)["changed"] is False
+    assert run(playbook, lts, accept_unverified=True).task(TASK)["changed"] is False
 
 
 def test_module_rerun_after_update_regenerates_its_own_file(playbook, lts):

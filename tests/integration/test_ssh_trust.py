@@ -4,8 +4,9 @@
 connecting over a real ssh connection with host key checking on (Ansible's default) to a real
 sshd on 127.0.0.1, whose configuration is a Flatcar-shaped tree that flatcar.fips.sshd_crypto
 switches to FIPS algorithms. sshd is socket-activated as on Flatcar (one sshd -i per
-connection), so the connection after the switch meets the new host key algorithms. The controller's known-hosts file holds only the host's ed25519 key, as it does for
-a fleet whose keys were recorded with OpenSSH's default preference."""
+connection), so the connection after the switch meets the new host key algorithms. The
+controller's known-hosts file holds only the host's ed25519 key, as it does for a fleet whose
+keys were recorded with OpenSSH's default preference."""
 
 import json
 import os
@@ -19,7 +20,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PLAYBOOK = os.path.join(HERE, "playbooks", "ssh_trust.yml")
 TRUST = "Will the controller still verify the host, and still log in?"
 PING = "A fresh connection"
-OTHER_HOST = "other.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOTHERHOSTKEYxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n"
+OTHER_HOST = ("other.example.com ssh-ed25519 "
+              "AAAAC3NzaC1lZDI1NTE5AAAAIOTHERHOSTKEYxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n")
 
 
 @pytest.fixture

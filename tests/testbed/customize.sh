@@ -43,6 +43,30 @@ else
     ln -s ../../usr/share/ssl/openssl.cnf "$root/etc/ssl/openssl.cnf"
 fi
 
+# --- fips.so on a dm-verity verified file system, as Flatcar's /usr ---------------------------
+# Flatcar verifies all of /usr with dm-verity (the root hash is on the signed kernel command
+# line). The testbed keeps Debian's /usr on the root file system and verifies the file system
+# that holds fips.so: an ext4 image of /usr/lib64/ossl-modules with its hash tree, opened with
+# veritysetup and mounted read-only over that directory at boot (testbed-usr-verity.service),
+# before the update guard and sshd. Formatting needs no device-mapper; opening happens in the
+# guest.
+verity=$root/var/lib/testbed-verity
+install -d -m 0700 "$verity"
+staging=$(mktemp -d)
+cp -a "$root/usr/lib64/ossl-modules/." "$staging/"
+truncate -s 16M "$verity/ossl-modules.img"
+mkfs.ext4 -q -L OSSL -d "$staging" "$verity/ossl-modules.img"
+rm -rf "$staging"
+roothash=$(veritysetup format "$verity/ossl-modules.img" "$verity/ossl-modules.hash" |
+           awk '/^Root hash:/ {print $3}')
+[ -n "$roothash" ] || { echo "veritysetup format printed no root hash" >&2; exit 1; }
+echo "ROOTHASH=$roothash" > "$verity/roothash.env"
+mkdir -p "$root/etc/systemd/system/sysinit.target.wants"
+install -m 0644 "$files/testbed-usr-verity.service" \
+    "$root/etc/systemd/system/testbed-usr-verity.service"
+ln -sfn /etc/systemd/system/testbed-usr-verity.service \
+    "$root/etc/systemd/system/sysinit.target.wants/testbed-usr-verity.service"
+
 # --- sshd: Flatcar's layout, socket-activated, one sshd per connection ------------------------
 mkdir -p "$root/etc/systemd/system/sockets.target.wants" \
          "$root/etc/systemd/system/multi-user.target.wants"

@@ -3,6 +3,7 @@
 """Authorized keys per user and who would be locked out under FIPS, with real ssh-keygen keys."""
 
 import os
+import subprocess
 
 from ansible_collections.flatcar.fips.plugins.module_utils import files, ssh_keys
 
@@ -94,7 +95,6 @@ def test_user_access_three_values(tmp_path, keys):
 
 
 def test_fingerprint_matches_ssh_keygen(keys):
-    import subprocess
     out = subprocess.run(["ssh-keygen", "-l", "-E", "sha256", "-f",
                           keys.path("client_ecdsa") + ".pub"], check=True,
                          capture_output=True, text=True).stdout
