@@ -55,7 +55,7 @@ install -d -m 0700 "$verity"
 staging=$(mktemp -d)
 cp -a "$root/usr/lib64/ossl-modules/." "$staging/"
 truncate -s 16M "$verity/ossl-modules.img"
-mkfs.ext4 -q -L OSSL -d "$staging" "$verity/ossl-modules.img"
+mkfs.ext4 -q -b 4096 -L OSSL -d "$staging" "$verity/ossl-modules.img"  # dm-verity: 4096-byte blocks
 rm -rf "$staging"
 roothash=$(veritysetup format "$verity/ossl-modules.img" "$verity/ossl-modules.hash" |
            awk '/^Root hash:/ {print $3}')
