@@ -239,4 +239,3 @@ def socket_activated_sshd(layout):
         proc.terminate()
         proc.wait(timeout=20)
         log.close()
-

@@ -180,4 +180,3 @@ def header_backups(directory=HEADER_BACKUP_DIR):
         found.append(dict(path=path, uuid=header["uuid"], mode=mode,
                           non_pbkdf2=non_pbkdf2(header)))
     return found, errors
-

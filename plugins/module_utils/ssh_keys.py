@@ -115,8 +115,8 @@ def expand_path(pattern, user, uid, home):
     while i < len(pattern):
         c = pattern[i]
         if c == "%" and i + 1 < len(pattern):
-            out.append({"%": "%", "h": home, "u": user, "U": uid}.get(pattern[i + 1],
-                                                                    pattern[i:i + 2]))
+            tokens = {"%": "%", "h": home, "u": user, "U": uid}
+            out.append(tokens.get(pattern[i + 1], pattern[i:i + 2]))
             i += 2
             continue
         out.append(c)
@@ -153,8 +153,8 @@ def authorized_keys(passwd_text, patterns, read):
         for pattern in patterns:
             if pattern.lower() == "none":
                 continue
-            keys += [(k["type"], k["bits"]) for k in _keys_in(read(expand_path(pattern, user, uid,
-                                                                              home)))]
+            path = expand_path(pattern, user, uid, home)
+            keys += [(k["type"], k["bits"]) for k in _keys_in(read(path))]
         if keys:
             found[user] = keys
     return found

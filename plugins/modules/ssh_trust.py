@@ -54,6 +54,8 @@ attributes:
     details: Runs entirely on the controller.
   bypass_host_loop:
     support: none
+  async:
+    support: none
 options:
   host_keys:
     description: The host keys sshd will use, as M(flatcar.fips.fips_facts) reports them in

@@ -76,7 +76,7 @@ def client_config(ssh, args, host):
              "setenv", "dynamicforward")
     cfg = {}
     for line in out.splitlines():
-        key, _, value = line.partition(" ")
+        key, _sep, value = line.partition(" ")
         if key in multi:
             cfg.setdefault(key, []).append(value)
         else:
@@ -287,7 +287,7 @@ def _hashed_matches(field, name):
     if not field.startswith("|1|"):
         return False
     try:
-        _, _, salt, _ = field.split("|")
+        salt = field.split("|")[2]
         return hmac.compare_digest(hash_name(name, base64.b64decode(salt)), field)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, IndexError):
         return False

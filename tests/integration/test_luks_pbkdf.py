@@ -189,4 +189,3 @@ def test_header_backup_lifecycle(playbook, fresh, tmp_path):
 
     again = playbook("luks_pbkdf.yml", dict(base, remove_header_backups=True))
     assert again.rc == 0 and again.task(TASK)["changed"] is False
-
