@@ -343,16 +343,28 @@ record() {  # result reason
     return 0
 }
 
-# Prints why; returns 0 when $MODULE lives on a dm-verity device that reports itself verified.
-verified_storage() {
-    real=$(readlink -f "$MODULE") || { echo "$MODULE cannot be resolved"; return 2; }
-    majmin=$(stat -L -c '%%Hd:%%Ld' "$real" 2>/dev/null) || { echo "stat $real failed"; return 2; }
-    if [ ! -r "/sys/dev/block/$majmin/dm/name" ]; then
-        echo "$real is on block device $majmin, which is not a device-mapper device:" \\
+# The mount serving path $1 among the first $2 - 1 lines of mountinfo (all when $2 is empty):
+# prints "LINE MAJ:MIN ROOT MOUNTPOINT FSTYPE" (the last mount whose mount point is a prefix).
+serving_mount() {
+    awk -v p="$1" -v limit="${2:-0}" '
+        limit && NR >= limit { exit }
+        {
+            split($0, halves, " - "); split(halves[1], f, " "); split(halves[2], r, " ")
+            mp = f[5]; gsub(/\\\\040/, " ", mp)
+            if (p == mp || index(p, (mp == "/" ? "/" : mp "/")) == 1)
+                out = NR " " f[3] " " f[4] " " mp " " r[1]
+        }
+        END { if (out != "") print out }' /proc/self/mountinfo
+}
+
+# Prints why; returns 0 when device $1 (MAJ:MIN) is dm-verity and verified; sets $name.
+dm_verdict() {
+    if [ ! -r "/sys/dev/block/$1/dm/name" ]; then
+        echo "$real is on block device $1, which is not a device-mapper device:" \\
             "nothing verifies it against a signed hash"
         return 1
     fi
-    name=$(cat "/sys/dev/block/$majmin/dm/name")
+    name=$(cat "/sys/dev/block/$1/dm/name")
     target="" state=""
     if command -v dmsetup >/dev/null 2>&1 && out=$(dmsetup status "$name" 2>/dev/null); then
         read -r _start _length target state _rest <<EOF_STATUS
@@ -376,6 +388,55 @@ EOF_STATUS
         return 1
     fi
     echo "$real is on /dev/mapper/$name, verified by dm-verity"
+    return 0
+}
+
+# Prints why; returns 0 when $MODULE is served by a verified dm-verity device: directly, or from
+# under an overlay (systemd-sysext merges extensions over /usr on Flatcar) with the same bytes as
+# the file on the verified device below it.
+verified_storage() {
+    real=$(readlink -f "$MODULE") || { echo "$MODULE cannot be resolved"; return 2; }
+    majmin=$(stat -L -c '%%Hd:%%Ld' "$real" 2>/dev/null) || { echo "stat $real failed"; return 2; }
+    read -r line _majmin _root mpoint fstype <<EOF_MOUNT
+$(serving_mount "$real")
+EOF_MOUNT
+    if [ "${fstype:-}" != overlay ]; then
+        dm_verdict "$majmin"
+        return $?
+    fi
+    read -r _line lmajmin lroot lpoint _lfstype <<EOF_LOWER
+$(serving_mount "$real" "$line")
+EOF_LOWER
+    if [ -z "${lmajmin:-}" ]; then
+        echo "$real is on an overlay on $mpoint with no mount below it"
+        return 1
+    fi
+    why=$(dm_verdict "$lmajmin")
+    rc=$?
+    if [ "$rc" -ne 0 ]; then
+        echo "$why (under the overlay on $mpoint)"
+        return "$rc"
+    fi
+    name=$(cat "/sys/dev/block/$lmajmin/dm/name")
+    rel=${real#"${lpoint%%/}"}
+    mkdir -p /run/flatcar-fips
+    dir=$(mktemp -d /run/flatcar-fips/usr-check.XXXXXX) || { echo "mktemp failed"; return 2; }
+    # shellcheck disable=SC2016 # $1..$3 are the inner shell's arguments
+    sum=$(unshare --mount --propagation private sh -c \\
+          'mount -o ro "$1" "$2" && sha256sum "$2$3"' sh "/dev/mapper/$name" "$dir" \\
+          "${lroot%%/}$rel" 2>/dev/null | cut -d' ' -f1)
+    rmdir "$dir"
+    if [ -z "$sum" ]; then
+        echo "$real is under the overlay on $mpoint; it could not be read on /dev/mapper/$name"
+        return 2
+    fi
+    if [ "$sum" != "$(sha256sum "$real" | cut -d' ' -f1)" ]; then
+        echo "$real under the overlay on $mpoint is not the file on /dev/mapper/$name" \\
+            "(a system extension provides it), so dm-verity does not vouch for it"
+        return 1
+    fi
+    echo "$real (under the overlay on $mpoint) is byte for byte the one on /dev/mapper/$name," \\
+        "verified by dm-verity"
     return 0
 }
 
