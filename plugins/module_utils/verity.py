@@ -158,7 +158,9 @@ def storage(path, run_command, get_bin_path, sys_dev_block=SYS_DEV_BLOCK,
                                              sys_dev_block)
         return dict(status=status, device=device, reason=reason)
     overlay = entries[top]
-    below = serving(entries, real, before=top)
+    # the same overlay may be listed more than once (mount propagation): look below its first
+    first = next(i for i, e in enumerate(entries) if e["majmin"] == overlay["majmin"])
+    below = serving(entries, real, before=first)
     if below is None:
         return dict(status="fail", device=None, reason="%s is on an overlay on %s with no "
                     "mount below it" % (real, overlay["mountpoint"]))

@@ -397,15 +397,17 @@ EOF_STATUS
 verified_storage() {
     real=$(readlink -f "$MODULE") || { echo "$MODULE cannot be resolved"; return 2; }
     majmin=$(stat -L -c '%%Hd:%%Ld' "$real" 2>/dev/null) || { echo "stat $real failed"; return 2; }
-    read -r line _majmin _root mpoint fstype <<EOF_MOUNT
+    read -r _line omajmin _root mpoint fstype <<EOF_MOUNT
 $(serving_mount "$real")
 EOF_MOUNT
     if [ "${fstype:-}" != overlay ]; then
         dm_verdict "$majmin"
         return $?
     fi
+    # the same overlay may be listed more than once (mount propagation): look below its first
+    first=$(awk -v m="$omajmin" '$3 == m { print NR; exit }' /proc/self/mountinfo)
     read -r _line lmajmin lroot lpoint _lfstype <<EOF_LOWER
-$(serving_mount "$real" "$line")
+$(serving_mount "$real" "$first")
 EOF_LOWER
     if [ -z "${lmajmin:-}" ]; then
         echo "$real is on an overlay on $mpoint with no mount below it"
