@@ -21,6 +21,12 @@ bash "$here/vm.sh" start "$image" "$run"
 bash "$here/vm.sh" wait "$run" 900
 
 port=$(cat "$run/port")
+# Host key checking on, as in Ansible's defaults, with the key a first connection records with
+# OpenSSH's defaults (ssh-ed25519 only): the role learns the FIPS host keys before the switch.
+step "record the host key as a first connection does (ssh-ed25519), host key checking stays on"
+ssh -i "$run/id_ecdsa" -p "$port" -o BatchMode=yes -o IdentitiesOnly=yes \
+    -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile="$run/known_hosts" core@127.0.0.1 true
+ssh-keygen -l -f "$run/known_hosts" >&2
 cat > "$run/inventory.yml" <<INV
 flatcar:
   hosts:
@@ -29,16 +35,24 @@ flatcar:
       ansible_port: $port
       ansible_user: core
       ansible_ssh_private_key_file: $run/id_ecdsa
-      ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+      ansible_ssh_common_args: -o UserKnownHostsFile=$run/known_hosts
       ansible_python_interpreter: /usr/bin/python3
   vars:
+    testbed_variant: $variant
     fips_mode_reboot_ok: true
+    fips_mode_known_hosts: learn
     fips_mode_luks_devices: [/var/lib/luks/argon2id.img, /var/lib/luks/pbkdf2.img]
     fips_mode_luks_keys:
       /var/lib/luks/argon2id.img:
         key_file: /etc/luks/argon2id.key
 INV
-export ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_NOCOLOR=1 ANSIBLE_PIPELINING=True
+if [ "$variant" = stable ]; then
+    cat >> "$run/inventory.yml" <<INV
+    fips_mode_luks_header_backup_fetch_dir: $run/luks-headers
+    fips_mode_luks_remove_header_backups: true
+INV
+fi
+export ANSIBLE_HOST_KEY_CHECKING=True ANSIBLE_NOCOLOR=1 ANSIBLE_PIPELINING=True
 
 step "before: the Flatcar $variant layout, not in FIPS mode"
 bash "$here/vm.sh" ssh "$run" 'cat /proc/cmdline; ls -l /etc/ssl/openssl.cnf /etc/ssh/sshd_config'
@@ -58,5 +72,8 @@ fi
 
 step "verify: inside the rebooted VM and from outside"
 ansible-playbook -i "$run/inventory.yml" "$here/playbooks/verify.yml"
+
+step "the controller's known-hosts file now also holds the FIPS host keys it learned"
+ssh-keygen -l -f "$run/known_hosts" >&2
 
 step "done: $variant verified in FIPS mode in $(( SECONDS - t0 ))s"
