@@ -34,7 +34,8 @@ APT_PACKAGES := grub-common openssl gcc make perl openssh-server openssh-client 
 FIPS_SO_DIR := $(CACHE)/fips-so
 # The VM testbed (tests/testbed): qemu under TCG, UEFI firmware, GRUB, image assembly tools.
 TESTBED_PACKAGES := qemu-system-x86 qemu-utils mmdebstrap ovmf grub-efi-amd64-bin grub-common \
-                    dosfstools gdisk mtools e2fsprogs openssh-client cryptsetup-bin openssl
+                    dosfstools gdisk mtools e2fsprogs openssh-client cryptsetup-bin openssl \
+                    squashfs-tools
 TESTBED_CACHE := $(CACHE)/testbed
 
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)

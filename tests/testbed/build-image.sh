@@ -22,19 +22,9 @@ root=$work/root
 mkdir -p "$out"
 
 # The Debian base (mmdebstrap, minutes) is cached as a tarball next to the images, keyed by
-# the package list; everything Flatcar-specific is applied on top of a fresh copy each build.
-packages=systemd-sysv,udev,dbus,kmod,linux-image-amd64,initramfs-tools,openssh-server,python3,iproute2,openssl,cryptsetup-bin,sudo,e2fsprogs
-base=$(dirname "$out")/base-$(printf '%s' "$packages" | sha256sum | cut -c1-12).tar
-if [ ! -s "$base" ]; then
-    step "debootstrapping a bookworm root with mmdebstrap (a few minutes, cached in $base)"
-    mmdebstrap --quiet --variant=minbase --mode=root --format=tar --include="$packages" \
-        --customize-hook="chroot \"\$1\" systemctl disable ssh.service" \
-        bookworm "$base.tmp" \
-        "deb http://deb.debian.org/debian bookworm main" \
-        "deb http://deb.debian.org/debian bookworm-updates main" \
-        "deb http://deb.debian.org/debian-security bookworm-security main" >&2
-    mv "$base.tmp" "$base"
-fi
+# the package list (packages.txt: no Python, as on Flatcar); everything Flatcar-specific is
+# applied on top of a fresh copy each build.
+base=$(bash "$here/base.sh" "$(dirname "$out")" "$(cat "$here/packages.txt")")
 mkdir -p "$root"
 tar --numeric-owner -xpf "$base" -C "$root"
 

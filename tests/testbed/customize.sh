@@ -119,6 +119,7 @@ ID=flatcar
 ID_LIKE=coreos
 VERSION=$release
 VERSION_ID=$release
+SYSEXT_LEVEL=1.0
 BUILD_ID=testbed
 PRETTY_NAME="Flatcar Container Linux by Kinvolk $release (Flatcar-like testbed on Debian 12)"
 HOME_URL="https://flatcar.org/"
@@ -143,6 +144,17 @@ done
 # --- record what this is -----------------------------------------------------------------------
 cat > "$root/etc/flatcar-testbed" <<EOF
 variant=$variant
-python=/usr/bin/python3
+python=none (bootstrapped by flatcar.fips.python_bootstrap)
 fips_so=/usr/lib64/ossl-modules/fips.so
 EOF
+
+# --- no Python, as on Flatcar; system extensions merged at boot, as on Flatcar -----------------
+if find "$root" -xdev \( -name 'python3*' -o -name 'libpython3*' \) \( -type f -o -type l \) \
+        -print -quit | grep -q .; then
+    echo "customize.sh: the root file system has Python in it" >&2; exit 1
+fi
+[ -e "$root/lib/systemd/system/systemd-sysext.service" ] ||
+    { echo "customize.sh: no systemd-sysext.service in the image" >&2; exit 1; }
+mkdir -p "$root/etc/systemd/system/sysinit.target.wants"
+ln -sfn /lib/systemd/system/systemd-sysext.service \
+    "$root/etc/systemd/system/sysinit.target.wants/systemd-sysext.service"

@@ -9,7 +9,8 @@
 set -euo pipefail
 variant=${1:?variant} cache=${2:?cache dir} fips_so=${3:?fips.so}
 here=$(cd "$(dirname "$0")" && pwd)
-key=$( { cat "$here/build-image.sh" "$here/customize.sh" "$fips_so"; \
+key=$( { cat "$here/build-image.sh" "$here/customize.sh" "$here/base.sh" "$here/packages.txt" \
+               "$fips_so"; \
          find "$here/files" -type f -print0 | sort -z | xargs -0 cat; echo "$variant"; } \
        | sha256sum | cut -c1-16)
 dir=$cache/$variant-$key

@@ -19,6 +19,9 @@ for variant in stable lts; do
     bash "$here/image.sh" "$variant" "$TESTBED_CACHE/images" "$FLATCAR_FIPS_SO_DIR/current/fips.so" \
         >/dev/null || exit 1
 done
+# The hosts have no Python: the scenarios bootstrap it from these (sysext image, tarball).
+TESTBED_PYTHON=$(bash "$here/python-artifacts.sh" "$TESTBED_CACHE/images") || exit 1
+export TESTBED_PYTHON
 
 lane() {
     local status=0 s start
