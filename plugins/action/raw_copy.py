@@ -59,13 +59,16 @@ class ActionModule(ActionBase):
         result["changed"] = True
         if self._task.check_mode:
             return result
-        # Upload as the connection user, then move into place with become (when the task has it)
-        staging = "/tmp/.flatcar-fips-%s" % uuid.uuid4().hex
+        # Upload as the connection user into Ansible's own remote temporary directory (made with
+        # the shell, no Python), then move into place with become (when the task has it).
+        tmpdir = self._make_tmp_path()
+        staging = self._connection._shell.join_path(tmpdir, "raw_copy-%s" % uuid.uuid4().hex)
         try:
             self._connection.put_file(src, staging)
-        except Exception as e:  # noqa: BLE001 - any transfer failure ends the task with its cause
-            self._sh("rm -f %s" % q(staging), sudoable=False)
-            raise AnsibleActionFail("raw_copy: uploading %s to %s failed: %s" % (src, staging, e))
+        except Exception as e:  # any transfer failure ends the task, with its cause
+            self._remove_tmp_path(tmpdir)
+            raise AnsibleActionFail("raw_copy: uploading %s to %s failed: %s"
+                                    % (src, staging, e)) from e
         part = "%s.part-%s" % (dest, uuid.uuid4().hex[:8])
         script = (
             "set -e; trap 'rm -f {stg} {part}' EXIT; "
@@ -78,7 +81,7 @@ class ActionModule(ActionBase):
         ).format(stg=q(staging), part=q(part), sha=q(digest), dir=q(os.path.dirname(dest)),
                  mode=q(args["mode"]), dest=q(dest))
         rc, out, err = self._sh("sh -c %s" % q(script))
-        self._sh("rm -f %s" % q(staging), sudoable=False)
+        self._remove_tmp_path(tmpdir)
         if rc != 0:
             raise AnsibleActionFail("raw_copy: installing %s as %s failed (rc %s): %s" % (
                 src, dest, rc, (err or out).strip()))

@@ -8,13 +8,14 @@ module: raw_copy
 short_description: Copy a controller file to a host that has no Python
 version_added: 0.2.0
 description:
-  - An action plugin that needs nothing on the host but the connection and a POSIX shell with
+  - "An action plugin that needs nothing on the host but the connection and a POSIX shell with
     C(sha256sum): the file is uploaded with the connection plugin's own file transfer as the
     connection user, checked against its SHA-256, copied next to O(dest) under a temporary name
     (with C(become) when the task has it), checked again and renamed over O(dest). A half-copied
-    file never has the final name.
-  - Idempotent by content (the SHA-256 of O(dest)). Used by M(flatcar.fips.python_bootstrap) to bring
-    a Python system extension image or tarball to a Flatcar host before any module can run.
+    file never has the final name."
+  - Idempotent by content (the SHA-256 of O(dest)). The C(flatcar.fips.python_bootstrap) role
+    uses it to bring a Python system extension image or tarball to a Flatcar host before any
+    module can run.
 author:
   - flatcar.fips contributors (!UNKNOWN)
 extends_documentation_fragment:

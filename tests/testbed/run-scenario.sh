@@ -16,6 +16,10 @@ image=$(bash "$here/image.sh" "$variant" "$cache/images" "$fips_so")
 run=$(mktemp -d "${TMPDIR:-/tmp}/flatcar-testbed-run.XXXXXX")
 trap 'bash "$here/vm.sh" stop "$run"; rm -rf "$run"' EXIT
 
+step "the Python the host will be bootstrapped with (a system extension image from Debian's packages)"
+python_dir=$(bash "$here/python-artifacts.sh" "$cache/images")
+export TESTBED_PYTHON=$python_dir
+
 step "boot the VM (TCG, UEFI + GRUB; first SSH answer within 900 s)"
 bash "$here/vm.sh" start "$image" "$run"
 bash "$here/vm.sh" wait "$run" 900
@@ -39,6 +43,11 @@ flatcar:
       ansible_python_interpreter: /usr/bin/python3
   vars:
     testbed_variant: $variant
+    # Flatcar ships no Python, nor does the testbed: bootstrap it from a system extension image
+    fips_bootstrap_python: true
+    python_bootstrap_method: sysext
+    python_bootstrap_sysext_src: $python_dir/python.raw
+    python_bootstrap_sysext_sha256: $(awk '$2 == "python.raw" {print $1}' "$python_dir/SHA256SUMS")
     fips_mode_reboot_ok: true
     fips_mode_known_hosts: learn
     fips_mode_luks_devices: [/var/lib/luks/argon2id.img, /var/lib/luks/pbkdf2.img]
@@ -54,8 +63,11 @@ INV
 fi
 export ANSIBLE_HOST_KEY_CHECKING=True ANSIBLE_NOCOLOR=1 ANSIBLE_PIPELINING=True
 
-step "before: the Flatcar $variant layout, not in FIPS mode"
-bash "$here/vm.sh" ssh "$run" 'cat /proc/cmdline; ls -l /etc/ssl/openssl.cnf /etc/ssh/sshd_config'
+step "before: the Flatcar $variant layout, not in FIPS mode, and no Python on the host"
+# shellcheck disable=SC2016 # expanded in the guest
+bash "$here/vm.sh" ssh "$run" 'cat /proc/cmdline; ls -l /etc/ssl/openssl.cnf /etc/ssh/sshd_config
+  if command -v python3 >/dev/null; then echo "python3: $(command -v python3)"
+  else echo "python3: none on this host (as on Flatcar); flatcar.fips.python_bootstrap brings it"; fi'
 ansible-playbook -i "$run/inventory.yml" -e testbed_variant="$variant" "$here/playbooks/layout.yml"
 
 step "converge: flatcar.fips.enable (fips_mode role: preflight, sshd, LUKS, OpenSSL, kernel argument, reboot, verify)"
