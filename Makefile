@@ -178,6 +178,7 @@ bench: setup
 
 docs: setup
 	python tools/role_readme.py roles/fips_mode
+	python tools/role_readme.py roles/python_bootstrap
 	ansible-doc -t module flatcar.fips.kernel_args
 
 clean:
