@@ -187,13 +187,10 @@ def free_port():
 
 
 @contextlib.contextmanager
-def sshd(layout):
-    """A real sshd on 127.0.0.1 with the layout's configuration; stopped by PID afterwards."""
-    port = free_port()
+def _serving(argv, layout, port, what):
+    """Run ``argv`` until the block ends; yields once 127.0.0.1:``port`` accepts connections."""
     log = open(os.path.join(layout.root, "sshd-%d.log" % port), "w")
-    proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", layout.main, "-o",
-                             "Port=%d" % port, "-o", "ListenAddress=127.0.0.1"],
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -203,7 +200,7 @@ def sshd(layout):
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     with open(log.name) as f:
-                        pytest.fail("sshd did not start: %s" % f.read())
+                        pytest.fail("%s did not start: %s" % (what, f.read()))
                 time.sleep(0.1)
         yield port
     finally:
@@ -213,29 +210,22 @@ def sshd(layout):
 
 
 @contextlib.contextmanager
+def sshd(layout):
+    """A real sshd on 127.0.0.1 with the layout's configuration; stopped by PID afterwards."""
+    port = free_port()
+    with _serving(["/usr/sbin/sshd", "-D", "-e", "-f", layout.main, "-o", "Port=%d" % port,
+                   "-o", "ListenAddress=127.0.0.1"], layout, port, "sshd") as p:
+        yield p
+
+
+@contextlib.contextmanager
 def socket_activated_sshd(layout):
     """sshd on 127.0.0.1 as Flatcar runs it: socket-activated, one ``sshd -i`` per connection
     (systemd-socket-activate stands in for sshd.socket), so every connection reads the
     configuration as it is at that moment. A listening ``sshd -D`` would hand each connection the
     configuration it loaded at start, and hide what the next Flatcar login meets."""
     port = free_port()
-    log = open(os.path.join(layout.root, "sshd-%d.log" % port), "w")
-    proc = subprocess.Popen(["systemd-socket-activate", "--inetd", "-a", "-l",
-                             "127.0.0.1:%d" % port, "/usr/sbin/sshd", "-i", "-e", "-f",
-                             layout.main], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    with open(log.name) as f:
-                        pytest.fail("systemd-socket-activate did not start: %s" % f.read())
-                time.sleep(0.1)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
+    with _serving(["systemd-socket-activate", "--inetd", "-a", "-l", "127.0.0.1:%d" % port,
+                   "/usr/sbin/sshd", "-i", "-e", "-f", layout.main], layout, port,
+                  "systemd-socket-activate") as p:
+        yield p

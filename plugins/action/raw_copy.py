@@ -3,7 +3,6 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Copy a controller file to a host that has no Python (see plugins/modules/raw_copy.py)."""
 
-import hashlib
 import os
 import shlex
 import uuid
@@ -11,20 +10,14 @@ import uuid
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.flatcar.fips.plugins.module_utils import files
+
 ARGS = dict(
     src=dict(type="path", required=True),
     dest=dict(type="str", required=True),
     sha256=dict(type="str"),
     mode=dict(type="str", default="0644"),
 )
-
-
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class ActionModule(ActionBase):
@@ -43,7 +36,7 @@ class ActionModule(ActionBase):
         src = os.path.expanduser(args["src"])
         if not os.path.isfile(src):
             raise AnsibleActionFail("raw_copy: %s is not a file on the controller" % src)
-        digest = _sha256(src)
+        digest = files.sha256_file(src)
         if args["sha256"] and args["sha256"].lower() != digest:
             raise AnsibleActionFail("raw_copy: %s has SHA-256 %s, not the expected %s; nothing "
                                     "was copied" % (src, digest, args["sha256"].lower()))

@@ -20,6 +20,7 @@ every side effect and undoes them all when a later step fails.
 """
 
 import errno
+import hashlib
 import os
 import re
 import stat
@@ -321,3 +322,13 @@ def backup_name(path):
     """Where a backup of ``path`` goes: Ansible's ``backup_local`` naming."""
     return "%s.%d.%s" % (path, os.getpid(),
                          time.strftime("%Y-%m-%d@%H:%M:%S~", time.localtime()))
+
+
+def sha256_file(path):
+    """The SHA-256 (hex) of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+

@@ -21,10 +21,11 @@ same steps in shell at boot:
 Standard library only: runs on the managed host.
 """
 
-import hashlib
 import os
 import re
 import tempfile
+
+from ansible_collections.flatcar.fips.plugins.module_utils import files
 
 SYS_DEV_BLOCK = "/sys/dev/block"
 MOUNTINFO = "/proc/self/mountinfo"
@@ -78,14 +79,6 @@ def parse_veritysetup_status(out):
     if info.get("type") != "verity":
         return info.get("type"), None
     return "verity", info.get("status") == "verified"
-
-
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _dm_verdict(path, majmin, run_command, get_bin_path, sys_dev_block):
@@ -177,7 +170,7 @@ def storage(path, run_command, get_bin_path, sys_dev_block=SYS_DEV_BLOCK,
         return dict(status="unknown", device=device, reason=(
             "%s is under the overlay on %s; %s on %s could not be read to compare: %s" % (
                 real, overlay["mountpoint"], on_device, device, why)))
-    if digest != _sha256(real):
+    if digest != files.sha256_file(real):
         return dict(status="fail", device=device, reason=(
             "%s under the overlay on %s is not the file on %s (a system extension provides "
             "it), so dm-verity does not vouch for it" % (real, overlay["mountpoint"], device)))
