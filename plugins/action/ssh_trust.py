@@ -192,8 +192,9 @@ class ActionModule(ActionBase):
                 host_key["removed"] = [dict(line=k["line"], type=k["type"],
                                             fingerprint=k["fingerprint"]) for k in remove]
                 if add:
-                    host_key.update(status="pass", reason="learned %s for %s in %s over the "
+                    host_key.update(status="pass", reason="%s %s for %s in %s over the "
                                     "authenticated connection" % (
+                                        "would learn" if self._task.check_mode else "learned",
                                         ", ".join(a.split()[0] for a in add), name, target))
                 if self._task.diff:
                     result["diff"] = dict(before=text_before, after=text_after,

@@ -75,6 +75,24 @@ def _key_bits(key_type, blob):
     return None
 
 
+def keygen_public(module):
+    """A ``run_keygen`` for :func:`host_keys`: ``ssh-keygen -y`` (never prompting for a
+    passphrase) on a private key that is a regular file; None when it cannot say."""
+    keygen = module.get_bin_path("ssh-keygen", opt_dirs=["/usr/bin"])
+
+    def run(path):
+        if not keygen:
+            return None
+        try:
+            files.check_readable(path)
+        except files.FileError:
+            return None
+        rc, out, _err = module.run_command([keygen, "-y", "-P", "", "-f", path])
+        return out if rc == 0 else None
+
+    return run
+
+
 def host_keys(paths, run_keygen=None):
     """Describe host keys: ``[{path, exists, type, bits, fips_usable, public_key, fingerprint}]``.
 

@@ -545,7 +545,7 @@ class Facts:
         facts["effective"] = effective
         facts["non_approved"] = bad
         paths = [p.strip() for p in raw.get("hostkey", "").splitlines() if p.strip()]
-        facts["host_keys"] = ssh_keys.host_keys(paths, self.public_key_of)
+        facts["host_keys"] = ssh_keys.host_keys(paths, ssh_keys.keygen_public(self.module))
         passwd = self.read(self.p["passwd_file"], "sshd.passwd_file")
         facts["users_without_fips_key"] = ssh_keys.users_without_fips_key(
             passwd, raw.get("authorizedkeysfile", ".ssh/authorized_keys").split(), read)
@@ -560,18 +560,6 @@ class Facts:
             facts["users"][user] = ssh_keys.user_access(user, passwd, sc.parse_effective(out),
                                                         read)
         return facts
-
-    def public_key_of(self, path):
-        """``ssh-keygen -y`` for a host key without its ``.pub`` (None when it cannot say)."""
-        keygen = self.tool("ssh-keygen", None, ["/usr/bin"])
-        if not keygen:
-            return None
-        try:
-            files.check_readable(path)
-        except files.FileError:
-            return None
-        rc, out, _err = self.module.run_command([keygen, "-y", "-P", "", "-f", path])
-        return out if rc == 0 else None
 
     # --- luks ----------------------------------------------------------------------------
 

@@ -194,6 +194,8 @@ class LuksPbkdf:
     def __init__(self, module):
         self.module = module
         self.p = module.params
+        # keyslots this run has already seen open with the key (each test costs a PBKDF2 run)
+        self.proven = []
 
     def audit(self):
         paths = self.p["devices"] or luks2.block_devices()
@@ -263,6 +265,7 @@ class LuksPbkdf:
         result["not_opened"] = [s for s in todo if s not in openable]
         if not openable:
             done = [s for s in header["keyslots"] if s not in todo and self.opens(s)]
+            self.proven = done
             if done:
                 # A re-run after this key's keyslot was converted: nothing to do for this key.
                 result["non_pbkdf2"] = {device: todo}
@@ -276,6 +279,7 @@ class LuksPbkdf:
                           devices=result["devices"])
         result["converted"] = {device: openable}
         result["changed"] = True
+        self.proven = openable
         if self.module.check_mode:
             result["non_pbkdf2"] = {device: result["not_opened"]} if result["not_opened"] else {}
             return result
@@ -380,9 +384,15 @@ class LuksPbkdf:
 
     def remove_backups(self, result):
         """Delete the device's header backups once a PBKDF2 keyslot is proven to open."""
-        header = luks2.read_header(self.device)
+        try:
+            header = luks2.read_header(self.device)
+        except (OSError, luks2.LuksError) as e:
+            raise Failure("The header of %s cannot be read to prove the key before removing "
+                          "its backups: %s. Nothing was removed." % (self.device, e),
+                          **result) from e
         pbkdf2 = [s for s, d in sorted(header["keyslots"].items()) if d.get("kdf") == "pbkdf2"]
-        proven = [s for s in pbkdf2 if self.opens(s)]
+        # slots this run converted were proven to open right after their conversion
+        proven = self.proven or [s for s in pbkdf2 if self.opens(s)]
         backups = luks2.header_backups_of(header["uuid"], self.p["header_backup_dir"])
         if self.p["header_backup"] and os.path.isfile(self.p["header_backup"]):
             backups = sorted(set(backups) | {self.p["header_backup"]})

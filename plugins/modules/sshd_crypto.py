@@ -357,14 +357,7 @@ class SshdCrypto:
 
     def host_keys(self, raw):
         paths = [p.strip() for p in raw.get("hostkey", "").splitlines() if p.strip()]
-        return ssh_keys.host_keys(paths, self.public_key_of)
-
-    def public_key_of(self, path):
-        keygen = self.module.get_bin_path("ssh-keygen")
-        if not keygen:
-            return None
-        rc, out, _err = self.module.run_command([keygen, "-y", "-f", path])
-        return out if rc == 0 else None
+        return ssh_keys.host_keys(paths, ssh_keys.keygen_public(self.module))
 
     def plan_host_key(self, keys, explicit):
         """Returns the drop-in lines for a generated host key (or []), or fails."""

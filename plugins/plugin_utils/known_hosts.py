@@ -150,7 +150,7 @@ def _signatures(key_type):
     return [s for s in sigs if s in algorithms.SIGNATURES]
 
 
-def judge(cfg, known, offered_after, password_auth=False, will_generate=False):
+def judge(cfg, known, offered_after, password_auth=False):
     """Will OpenSSH still verify the host once sshd offers only ``offered_after`` (host key
     ``public_key`` lines)? Returns ``{status, reason, remaining}`` with status ``pass``,
     ``fail`` or ``unknown``."""
@@ -178,7 +178,7 @@ def judge(cfg, known, offered_after, password_auth=False, will_generate=False):
             "host key checking is off for %s (StrictHostKeyChecking=%s): OpenSSH connects "
             "whatever key it is shown" % (name, strict)))
     if not plain and not any(k["marker"] == "@cert-authority" for k in known):
-        if strict == "accept-new" or will_generate is None:
+        if strict == "accept-new":
             return dict(status="pass", remaining=[], reason=(
                 "no key of %s is known; OpenSSH treats it as a new host (StrictHostKeyChecking="
                 "%s), before and after the change" % (name, strict)))
