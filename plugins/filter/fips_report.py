@@ -83,6 +83,12 @@ def facts_and_error(hostvars, name):
         error = "%s: %s" % ("unreachable" if gathered.get("unreachable") else "failed",
                             gathered.get("msg") or "(no message)")
         facts = None  # whatever hostvars still hold is from an earlier gathering: stale
+    elif (hv.get("python_bootstrap_pending") and isinstance(gathered, dict)
+          and gathered.get("skipped")):
+        # check mode on a host without Python (flatcar.fips.python_bootstrap): nothing was read
+        error = ("no Python on the host yet: check mode predicted its installation "
+                 "(flatcar.fips.python_bootstrap) and installed nothing, so no layer could be read")
+        facts = None
     return (facts if isinstance(facts, dict) else None), error  # the judge makes it plain
 
 

@@ -7,6 +7,8 @@
 #   vm.sh stop RUN_DIR                     stop it by PID and delete the overlay
 #
 # SSH is forwarded from 127.0.0.1:PORT only; the guest network is restricted (no outside access).
+# With TESTBED_MIRROR=DIR, the guest also reaches a read-only HTTP mirror of DIR at
+# http://10.0.2.100/ (mirror.py, one process per connection, requests logged to RUN_DIR/mirror.log).
 # RUN_DIR holds overlay.qcow2, OVMF_VARS.fd, qemu.pid, serial.log, port, and the ssh key.
 set -euo pipefail
 
@@ -41,13 +43,20 @@ start)
     cp "${code/CODE/VARS}" "$run/OVMF_VARS.fd"
     install -m 0600 "$image/id_ecdsa" "$run/id_ecdsa"
     echo "$port" > "$run/port"
+    netdev="user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$port-:22"
+    if [ -n "${TESTBED_MIRROR:-}" ]; then
+        [ -d "$TESTBED_MIRROR" ] || { log "ERROR: TESTBED_MIRROR=$TESTBED_MIRROR is not a directory"; exit 1; }
+        case "$TESTBED_MIRROR$run" in *,*|*' '*) log "ERROR: no commas or spaces in TESTBED_MIRROR or RUN_DIR"; exit 1;; esac
+        netdev+=",guestfwd=tcp:10.0.2.100:80-cmd:$(command -v python3) $(cd "$(dirname "$0")" && pwd)/mirror.py"
+        netdev+=" $TESTBED_MIRROR $(cd "$run" && pwd)/mirror.log"
+    fi
     # TESTBED_SMP: vCPUs (default 2). With 1, two VMs run side by side on a 2-core machine.
     qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp "${TESTBED_SMP:-2}" -m 1536 -M q35 \
         -nodefaults -display none -daemonize -pidfile "$run/qemu.pid" \
         -drive if=pflash,format=raw,readonly=on,file="$code" \
         -drive if=pflash,format=raw,file="$run/OVMF_VARS.fd" \
         -drive file="$run/overlay.qcow2",format=qcow2,if=virtio \
-        -netdev user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:"$port"-:22 \
+        -netdev "$netdev" \
         -device virtio-net-pci,netdev=n0 \
         -serial file:"$run/serial.log"
     log "started (pid $(cat "$run/qemu.pid"), ssh on 127.0.0.1:$port)"

@@ -17,6 +17,7 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.flatcar.fips.plugins.filter import fips_compliance as fc
+from ansible_collections.flatcar.fips.plugins.filter.fips_report import facts_and_error
 from ansible_collections.flatcar.fips.plugins.plugin_utils import compliance, report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
@@ -90,6 +91,26 @@ def by_id(results):
 
 
 # --- findings ----------------------------------------------------------------------------------
+
+def test_a_host_without_python_in_check_mode_is_unknown_with_the_reason():
+    # flatcar.fips.report --check with fips_bootstrap_python: the gathering is skipped on a host
+    # that has no Python yet; facts cached from an earlier run must not stand in for it
+    hostvars = {"fresh": {"python_bootstrap_pending": True,
+                          "fips_report__gathered": {"skipped": True, "changed": False},
+                          "ansible_facts": {"flatcar_fips": flatcar()}},
+                "old": {"fips_report__gathered": {"failed": True, "msg": "boom"},
+                        "ansible_facts": {"flatcar_fips": flatcar()}},
+                "good": {"fips_report__gathered": {"changed": False},
+                         "ansible_facts": {"flatcar_fips": flatcar()}}}
+    facts, error = facts_and_error(hostvars, "fresh")
+    assert facts is None and error.startswith("no Python on the host yet")
+    assert facts_and_error(hostvars, "old") == (None, "failed: boom")
+    facts, error = facts_and_error(hostvars, "good")
+    assert error is None and facts == flatcar()
+    data = report.build({name: facts_and_error(hostvars, name) for name in hostvars}, None, [],
+                        "failure")
+    assert data["totals"]["compliant"] == 1 and sorted(data["noncompliant"]) == ["fresh", "old"]
+
 
 def test_unreadable_luks_device_is_unknown_not_a_pass():
     facts = flatcar(luks={"unreadable": {"/dev/vda": "Operation not permitted"}})
