@@ -106,3 +106,52 @@ def key_is_fips_usable(key_type, bits=None):
     if key_type.startswith("ssh-rsa"):
         return bits is None or bits >= MIN_RSA_BITS
     return True
+
+
+def policy_lists(policy=None, allow_sha1=False, supported=None):
+    """Every keyword's allow-list: :func:`approved`, with ``policy`` (``{keyword: [algorithms]}``,
+    any case) replacing lists. ``supported`` maps ``sshd -Q`` query names to what this sshd
+    offers (None: no limit). ValueError, with the reason, for an unknown keyword, an empty list,
+    an algorithm that is not approved, or a keyword left with no algorithm."""
+    overrides = {}
+    for keyword, algs in (policy or {}).items():
+        name = canonical(keyword)
+        if name is None:
+            raise ValueError("policy: %s is not one of %s." % (keyword, ", ".join(KEYWORDS)))
+        if not isinstance(algs, list) or not algs:
+            raise ValueError("policy: %s must be a non-empty list of algorithms." % keyword)
+        bad = unapproved(name, algs, allow_sha1)
+        if bad:
+            raise ValueError("policy: %s %s not FIPS-approved for %s."
+                             % (", ".join(bad), "is" if len(bad) == 1 else "are", name))
+        overrides[name] = algs
+    lists = {}
+    for keyword in KEYWORDS:
+        algs = approved(keyword, allow_sha1,
+                        None if supported is None else supported.get(QUERY[keyword]), overrides)
+        if not algs:
+            raise ValueError("This OpenSSH supports none of the approved algorithms for %s."
+                             % keyword)
+        lists[keyword] = algs
+    return lists
+
+
+DROP_IN_HEADER = (
+    "# Managed by flatcar.fips.sshd_crypto: only FIPS-approved algorithms.\n"
+    "# sshd keeps the first value it reads: this file sorts before 50-flatcar-sshd.conf.\n"
+    "# Do not edit; 'state: absent' removes it.\n"
+)
+DROP_IN = "/etc/ssh/sshd_config.d/05-fips.conf"
+
+
+def drop_in_text(lists, required_rsa_size=True, extra_lines=()):
+    """The sshd drop-in: one line per keyword of ``lists`` (from :func:`approved`), and
+    RequiredRSASize when this sshd knows it (OpenSSH 9.1+). Shared by sshd_crypto, which writes
+    it, and the Ignition renderer, which puts it in a first-boot config."""
+    lines = [DROP_IN_HEADER.rstrip("\n")]
+    for keyword in KEYWORDS:
+        lines.append("%s %s" % (keyword, ",".join(lists[keyword])))
+    if required_rsa_size:
+        lines.append("%s %d" % (REQUIRED_RSA_SIZE, MIN_RSA_BITS))
+    lines.extend(extra_lines)
+    return "\n".join(lines) + "\n"

@@ -231,11 +231,6 @@ from ansible_collections.flatcar.fips.plugins.module_utils import sshd_config as
 from ansible_collections.flatcar.fips.plugins.module_utils.changes import Failure
 
 PRE_FIPS_SUFFIX = ".pre-fips"
-DROP_IN_HEADER = (
-    "# Managed by flatcar.fips.sshd_crypto: only FIPS-approved algorithms.\n"
-    "# sshd keeps the first value it reads: this file sorts before 50-flatcar-sshd.conf.\n"
-    "# Do not edit; 'state: absent' removes it.\n"
-)
 SOCKET_UNITS = ("/etc/systemd/system/sockets.target.wants/sshd.socket",
                 "/usr/lib/systemd/system/sockets.target.wants/sshd.socket")
 
@@ -401,38 +396,14 @@ class SshdCrypto:
     # --- fips ----------------------------------------------------------------------------
 
     def policy(self, supported, raw):
-        overrides = {}
-        for keyword, algs in (self.p["policy"] or {}).items():
-            canonical = algorithms.canonical(keyword)
-            if canonical is None:
-                raise Failure("policy: %s is not one of %s." % (keyword,
-                                                                ", ".join(algorithms.KEYWORDS)))
-            if not isinstance(algs, list) or not algs:
-                raise Failure("policy: %s must be a non-empty list of algorithms." % keyword)
-            bad = algorithms.unapproved(canonical, algs, self.p["allow_hmac_sha1"])
-            if bad:
-                raise Failure("policy: %s %s not FIPS-approved for %s. Nothing was changed."
-                              % (", ".join(bad), "is" if len(bad) == 1 else "are", canonical))
-            overrides[canonical] = algs
-        lists = {}
-        for keyword in algorithms.KEYWORDS:
-            query = algorithms.QUERY[keyword]
-            algs = algorithms.approved(keyword, self.p["allow_hmac_sha1"],
-                                       supported.get(query), overrides)
-            if not algs:
-                raise Failure("This OpenSSH supports none of the approved algorithms for %s. "
-                              "Nothing was changed." % keyword)
-            lists[keyword] = algs
-        return lists
+        try:
+            return algorithms.policy_lists(self.p["policy"], self.p["allow_hmac_sha1"], supported)
+        except ValueError as e:
+            raise Failure("%s Nothing was changed." % e) from e
 
-    def drop_in_text(self, lists, raw, extra_lines):
-        lines = [DROP_IN_HEADER.rstrip("\n")]
-        for keyword in algorithms.KEYWORDS:
-            lines.append("%s %s" % (keyword, ",".join(lists[keyword])))
-        if "requiredrsasize" in raw:
-            lines.append("%s %d" % (algorithms.REQUIRED_RSA_SIZE, algorithms.MIN_RSA_BITS))
-        lines.extend(extra_lines)
-        return "\n".join(lines) + "\n"
+    @staticmethod
+    def drop_in_text(lists, raw, extra_lines):
+        return algorithms.drop_in_text(lists, "requiredrsasize" in raw, extra_lines)
 
     def check_drop_in(self):
         """The drop-in must be a regular file (or not exist): a directory or a FIFO there is

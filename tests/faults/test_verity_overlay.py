@@ -10,8 +10,7 @@ import os
 import shutil
 import subprocess
 
-from ansible_collections.flatcar.fips.plugins.module_utils import verity
-from ansible_collections.flatcar.fips.plugins.modules import openssl_fips
+from ansible_collections.flatcar.fips.plugins.module_utils import fips_guard, verity
 
 
 def run(argv):
@@ -40,10 +39,9 @@ def test_overlay_is_seen_through(tmp_path):
         assert "not a device-mapper device" in r["reason"]
 
         guard = tmp_path / "guard.sh"
-        guard.write_text(openssl_fips.GUARD_SCRIPT % dict(
-            openssl="/usr/bin/openssl", module=target, cnf=str(tmp_path / "fipsmodule.cnf"),
-            status=str(tmp_path / "status"), accept=0, unit="u",
-            header=openssl_fips.GENERATED_HEADER))
+        guard.write_text(fips_guard.script("/usr/bin/openssl", target,
+                                           str(tmp_path / "fipsmodule.cnf"),
+                                           str(tmp_path / "status"), False))
         check = subprocess.run(["sh", str(guard), "--check"], capture_output=True, text=True,
                                check=False)
         assert check.returncode == 1
