@@ -28,10 +28,16 @@ SANITY_ROOT := $(BUILD)/sanity/ansible_collections/flatcar/fips
 # fips.so from Debian's openssl source needs (gcc, make, perl); sshd and ssh for the sshd tests
 # (the tests start their own sshd on 127.0.0.1; the package's service is kept from starting);
 # cryptsetup for the LUKS tests on image files; chromium (and a font) to open the HTML report
-# in a real browser.
+# in a real browser; ignition (ignition-validate, and the Ignition binary that applies rendered
+# configs in the tests).
 APT_PACKAGES := grub-common openssl gcc make perl openssh-server openssh-client cryptsetup-bin shellcheck systemd \
-                chromium fonts-dejavu-core
+                chromium fonts-dejavu-core ignition
 FIPS_SO_DIR := $(CACHE)/fips-so
+# cryptsetup built in FIPS mode as Flatcar's (tests/fips/build-cryptsetup-fips.sh): the VM image
+# installs it; the integration tests run it with a FIPS openssl.cnf. Cached by versions; current
+# is the build in use.
+CRYPTSETUP_FIPS_CACHE := $(CACHE)/cryptsetup-fips
+CRYPTSETUP_FIPS_DIR := $(CRYPTSETUP_FIPS_CACHE)/current
 # The VM testbed (tests/testbed): qemu under TCG, UEFI firmware, GRUB, image assembly tools.
 TESTBED_PACKAGES := qemu-system-x86 qemu-utils mmdebstrap ovmf grub-efi-amd64-bin grub-common \
                     dosfstools gdisk mtools e2fsprogs openssh-client cryptsetup-bin openssl \
@@ -42,10 +48,11 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PYTHONPATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 export FLATCAR_FIPS_SO_DIR := $(FIPS_SO_DIR)
+export FLATCAR_FIPS_CRYPTSETUP_DIR := $(CRYPTSETUP_FIPS_DIR)
 export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help setup apt venv collection ansible-test-offline fips-so test static sanity lint ruff \
+.PHONY: help setup apt venv collection ansible-test-offline fips-so cryptsetup-fips test static sanity lint ruff \
         changelog-lint units integration faults e2e demo testbed-deps docs bench clean
 
 help:
@@ -53,7 +60,7 @@ help:
 	@echo "make demo   - a Flatcar-like VM switched into FIPS mode and verified"
 	@echo "make setup  - only install: apt packages, virtualenv, collection path"
 
-setup: apt venv collection ansible-test-offline fips-so
+setup: apt venv collection ansible-test-offline fips-so cryptsetup-fips
 
 # --- installation ---------------------------------------------------------------------------
 
@@ -94,6 +101,17 @@ fips-so: apt
 	@if [ -s "$(FIPS_SO_DIR)/current/fips.so" ] && [ -s "$(FIPS_SO_DIR)/update/fips.so" ]; then \
 	  echo "fips.so cached: $$(cat $(FIPS_SO_DIR)/current/VERSION), $$(cat $(FIPS_SO_DIR)/update/VERSION)"; \
 	else bash tests/fips/build-fips-so.sh "$(FIPS_SO_DIR)"; fi
+
+# cryptsetup 2.7+ with --enable-fips and a private OpenSSL 3.5 (Debian trixie source packages, as
+# Flatcar pairs them), built once (about 10 minutes on 2 cores) and cached.
+cryptsetup-fips: apt
+	@if [ -x "$(CRYPTSETUP_FIPS_DIR)/root/usr/sbin/cryptsetup" ] && [ -s "$(CRYPTSETUP_FIPS_DIR)/BUILDINFO" ]; then \
+	  echo "cryptsetup FIPS build cached: $$(sed -n 's/^cryptsetup --version: //p' "$(CRYPTSETUP_FIPS_DIR)/BUILDINFO")"; \
+	else \
+	  mkdir -p "$(CRYPTSETUP_FIPS_CACHE)"; \
+	  out=$$(bash tests/fips/build-cryptsetup-fips.sh "$(CRYPTSETUP_FIPS_CACHE)"); \
+	  ln -sfn "$$(basename "$$out")" "$(CRYPTSETUP_FIPS_DIR)"; \
+	fi
 
 # ansible-test bootstraps pip in its virtualenvs from a host we cannot reach; it looks in its
 # cache first. Install the offline stand-in under the name of the pip version it wants.

@@ -27,7 +27,9 @@ description:
   - "sshd: the effective algorithm lists (C(sshd -T)), the ones that are not FIPS-approved, the host
     keys and whether each is FIPS-usable, and the files sshd actually reads."
   - "LUKS: every LUKS device with the PBKDF of each keyslot, read from the headers directly; and
-    whether cryptsetup would run in FIPS mode."
+    whether cryptsetup runs in FIPS mode, asked of cryptsetup itself (its build flags, then the
+    C(Running in FIPS mode.) line and the C([fips]) crypto backend it logs on an empty scratch
+    file)."
   - "system: the distribution and release from C(os-release), whether UEFI Secure Boot is on, and
     whether this Flatcar release ignores the OEM C(grub.cfg) because of it (stable releases before
     3975.2.0)."
@@ -258,8 +260,14 @@ ansible_facts:
             path, the backups that still hold argon2 keyslots, old passphrases with them).
           type: dict
         cryptsetup:
-          description: C(version) and C(fips_mode) (cryptsetup 2.6 or newer follows OpenSSL's
-            C(fips=yes) default property).
+          description: >-
+            Measured, not inferred: C(present), C(version), C(flags) (from C(cryptsetup --version)),
+            C(fips_capable) (C(FIPS) among the flags), C(fips_mode) (V(true) when cryptsetup logs
+            C(Running in FIPS mode.) or a C([fips]) crypto backend, V(false) when it logs another
+            backend or is built without FIPS support, V(null) with the reason in C(errors)),
+            C(backend) (the crypto backend line) and C(evidence) (what decided). cryptsetup 2.6 and
+            newer follow OpenSSL's C(fips=yes) default property, older ones the kernel flag and
+            C(/etc/system-fips).
           type: dict
         errors:
           description: Why a value is unknown, by layer.
@@ -282,6 +290,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.flatcar.fips.plugins.module_utils import (
     algorithms,
     cmvp,
+    cryptsetup_cli,
     files,
     grub_cfg,
     luks2,
@@ -582,24 +591,17 @@ class Facts:
                     header_backups_non_pbkdf2={b["path"]: b["non_pbkdf2"] for b in backups
                                                if b["non_pbkdf2"]})
 
-    def cryptsetup(self, openssl_facts):
+    def cryptsetup(self):
+        """Measured: cryptsetup says itself whether it runs in FIPS mode (cryptsetup_cli)."""
         tool = self.tool("cryptsetup", self.p["cryptsetup"])
-        version = None
-        if tool:
-            rc, out, _err = self.module.run_command([tool, "--version"])
-            m = re.search(r"(\d+\.\d+\.\d+)", out or "")
-            version = m.group(1) if rc == 0 and m else None
-        fips_mode = None
-        if version and openssl_facts:
-            major_minor = tuple(int(x) for x in version.split(".")[:2])
-            if major_minor >= (2, 6):
-                fips_mode = bool(openssl_facts["openssl_cnf"].get("default_properties_fips")
-                                 and openssl_facts["provider_active"])
-            else:
-                fips_mode = None
-                self.errors["cryptsetup"] = ("cryptsetup %s decides FIPS mode from the kernel "
-                                             "flag and /etc/system-fips" % version)
-        return dict(present=bool(tool), version=version, fips_mode=fips_mode)
+        if not tool:
+            self.errors["cryptsetup"] = "cryptsetup was not found"
+            return dict(present=False, version=None, fips_mode=None)
+        facts = cryptsetup_cli.mode(self.module, tool, scratch_dir=self.module.tmpdir)
+        if facts["fips_mode"] is None:
+            self.errors["cryptsetup"] = facts["reason"]
+        facts.pop("reason")
+        return dict(present=True, **facts)
 
     def run(self):
         started = time.monotonic()
@@ -615,7 +617,7 @@ class Facts:
         if "openssl" in gathered:
             facts["system_fips_marker"] = self.system_fips_marker()
         if "luks" in gathered:
-            facts["cryptsetup"] = self.cryptsetup(facts.get("openssl"))
+            facts["cryptsetup"] = self.cryptsetup()
         facts["errors"] = self.errors
         facts["gathered"] = gathered
         facts["duration"] = round(time.monotonic() - started, 3)

@@ -22,6 +22,12 @@ description:
   - A key that opens none of the non-PBKDF2 keyslots changes nothing and fails. Keyslots the key
     does not open stay as they are and are reported in RV(devices) (their owners need another
     run with their key).
+  - "On a host already in FIPS mode (cryptsetup says so itself, see RV(cryptsetup_fips_mode)),
+    cryptsetup refuses argon2: the keyslot could never be unlocked to convert it. The module then
+    unlocks it, for the test and for C(luksConvertKey) only, outside FIPS mode (C(OPENSSL_CONF)
+    set to C(/dev/null) for those cryptsetup processes: OpenSSL's default provider, which has
+    argon2), and proves the converted PBKDF2 keyslot opens in FIPS mode, with the host's own
+    configuration. RV(unlocked_outside_fips) lists those keyslots."
 author:
   - flatcar.fips contributors (!UNKNOWN)
 extends_documentation_fragment:
@@ -103,6 +109,9 @@ options:
 notes:
   - Stop services that use the volume if C(luksConvertKey) reports the device busy.
   - LUKS1 keyslots are always PBKDF2; they need no conversion.
+  - "Unlocking outside FIPS mode applies to cryptsetup 2.6 and newer, whose FIPS mode follows
+    OpenSSL's configuration. Older ones decide from the kernel flag and C(/etc/system-fips):
+    convert their argon2 keyslots before the switch."
 seealso:
   - name: cryptsetup FIPS mode
     description: cryptsetup 2.6 and later decide FIPS mode from OpenSSL's default properties.
@@ -174,6 +183,20 @@ unreadable:
   description: Devices whose header could not be read, with the reason.
   returned: always
   type: dict
+cryptsetup_fips_mode:
+  description:
+    - Whether cryptsetup runs in FIPS mode, as it says itself (C(Running in FIPS mode.)); V(null)
+      when it does not say. Asked only when there are keyslots to convert.
+  returned: with O(state=pbkdf2) when the device has non-PBKDF2 keyslots
+  type: bool
+unlocked_outside_fips:
+  description: >-
+    The argon2 keyslots that were unlocked outside FIPS mode (cryptsetup runs in FIPS mode on
+    this host and refuses argon2), by device; each converted keyslot was then proven to open in
+    FIPS mode.
+  returned: with O(state=pbkdf2) when the device has non-PBKDF2 keyslots
+  type: dict
+  sample: {/dev/vdb: ["1"]}
 """
 
 import os
@@ -181,7 +204,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.flatcar.fips.plugins.module_utils import files, luks2
+from ansible_collections.flatcar.fips.plugins.module_utils import cryptsetup_cli, files, luks2
 from ansible_collections.flatcar.fips.plugins.module_utils.changes import Failure
 
 
@@ -196,6 +219,8 @@ class LuksPbkdf:
         self.p = module.params
         # keyslots this run has already seen open with the key (each test costs a PBKDF2 run)
         self.proven = []
+        # cryptsetup refuses argon2 in FIPS mode: argon2 keyslots are unlocked outside it
+        self.fips = None
 
     def audit(self):
         paths = self.p["devices"] or luks2.block_devices()
@@ -209,8 +234,12 @@ class LuksPbkdf:
 
     # --- conversion ----------------------------------------------------------------------
 
-    def cryptsetup(self, args, key=True):
+    def cryptsetup(self, args, key=True, argon2=False):
+        """Run cryptsetup; with ``argon2`` (unlocking an argon2 keyslot) outside FIPS mode when
+        cryptsetup is in it: OPENSSL_CONF=/dev/null for this process only (OpenSSL's default
+        provider, which has argon2; cryptsetup 2.6+ follows OpenSSL's configuration)."""
         cmd = [self.tool, "--batch-mode", *args]
+        env = {"OPENSSL_CONF": os.devnull} if argon2 and self.fips else None
         data = None
         if key:
             if self.p["key_file"]:
@@ -218,11 +247,11 @@ class LuksPbkdf:
             else:
                 cmd += ["--key-file=-"]
                 data = self.p["passphrase"].encode("utf-8")
-        return self.module.run_command(cmd, data=data, binary_data=True)
+        return self.module.run_command(cmd, data=data, binary_data=True, environ_update=env)
 
-    def opens(self, slot):
+    def opens(self, slot, argon2=False):
         rc, _out, _err = self.cryptsetup(["open", "--test-passphrase", "--key-slot", slot,
-                                          self.device])
+                                          self.device], argon2=argon2)
         return rc == 0
 
     def convert(self):
@@ -261,7 +290,11 @@ class LuksPbkdf:
         if not todo:
             result["non_pbkdf2"] = {}
             return result
-        openable = [s for s in todo if self.opens(s)]
+        self.fips = cryptsetup_cli.mode(self.module, self.tool,
+                                        scratch_dir=self.module.tmpdir)["fips_mode"]
+        result["cryptsetup_fips_mode"] = self.fips
+        openable = [s for s in todo if self.opens(s, argon2=True)]
+        result["unlocked_outside_fips"] = {device: openable} if self.fips and openable else {}
         result["not_opened"] = [s for s in todo if s not in openable]
         if not openable:
             done = [s for s in header["keyslots"] if s not in todo and self.opens(s)]
@@ -297,7 +330,8 @@ class LuksPbkdf:
                 args += ["--pbkdf-force-iterations", str(self.p["pbkdf_iterations"])]
             elif self.p["iter_time"]:
                 args += ["--iter-time", str(self.p["iter_time"])]
-            rc, out, err = self.cryptsetup([*args, device])
+            rc, out, err = self.cryptsetup([*args, device], argon2=True)
+            # the converted keyslot must open with the host's own configuration (FIPS mode)
             if rc != 0 or not self.opens(slot):
                 why = (err or out).strip() or "the converted keyslot does not open"
                 restored = self.restore(backup, header)

@@ -13,6 +13,7 @@ import os
 import subprocess
 
 import pytest
+from luks_images import fips_cryptsetup
 from openssl_tree import STOCK, Tree, fipsinstall
 from sshd_layouts import Layout
 
@@ -48,6 +49,10 @@ class Host:
         subprocess.run(["cryptsetup", "--batch-mode", "luksFormat", "--type", "luks2", "--pbkdf",
                         "argon2id", *ARGON, "--key-file=-", self.luks], input=b"data",
                        check=True, capture_output=True, timeout=60)
+        # the host's cryptsetup: the FIPS build, reading this tree's openssl.cnf
+        self.cryptsetup = fips_cryptsetup(os.path.join(root, "cryptsetup"),
+                                          openssl_cnf=self.openssl.openssl_cnf,
+                                          modules=self.openssl.modules)
 
     def boot(self, fips):
         """What /proc says after a boot (with or without fips=1)."""

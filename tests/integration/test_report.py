@@ -63,7 +63,8 @@ def fleet(tmp_path_factory, keys):
                        module=h.openssl.module, system_fips_path=h.root + "/etc/system-fips",
                        sshd_config=h.sshd.main, luks_devices=luks,
                        os_release=h.root + "/etc/os-release",
-                       secure_boot_efivar=h.root + "/sys/SecureBoot")
+                       secure_boot_efivar=h.root + "/sys/SecureBoot",
+                       cryptsetup=h.cryptsetup)
         group[name] = dict(ansible_connection="local", ansible_python_interpreter=sys.executable,
                            fips_report_options=options)
     # Nothing listens on port 1 of the loopback address: the connection is refused at once.
@@ -89,7 +90,7 @@ def test_report_in_the_users_directory(fleet, tmp_path):
     out = tmp_path / "fips-report"
     assert sorted(os.listdir(out)) == ["report.html", "report.json", "report.junit.xml",
                                        "report.md"]
-    assert "5 hosts, 1 compliant" in proc.stdout
+    assert "5 hosts, 1 compliant" in proc.stdout, proc.stdout[-3000:]
     data = json.loads((out / "report.json").read_text())
     assert {h: v["status"] for h, v in data["hosts"].items()} == dict(
         before="disabled", pending="pending_reboot", enabled="enabled", unreadable="unknown",

@@ -127,6 +127,7 @@ EOF
 : > "$root/etc/machine-id"
 
 # --- LUKS: one argon2id volume (as formatted on a non-FIPS host) and one pbkdf2 ---------------
+# (formatted here by the build machine's cryptsetup: a non-FIPS host)
 install -d -m 0700 "$root/var/lib/luks" "$root/etc/luks"
 for kind in argon2id pbkdf2; do
     printf 'testbed-%s' "$kind" > "$root/etc/luks/$kind.key"
@@ -141,11 +142,29 @@ for kind in argon2id pbkdf2; do
         --key-file "$root/etc/luks/$kind.key" "$root/var/lib/luks/$kind.img"
 done
 
+# --- cryptsetup built in FIPS mode, as Flatcar's ----------------------------------------------
+# Debian's cryptsetup-bin is not a FIPS build. The testbed's /usr/sbin/cryptsetup is cryptsetup
+# 2.7+ built with --enable-fips and the OpenSSL backend (tests/fips/build-cryptsetup-fips.sh),
+# with a private OpenSSL 3.5 libcrypto (cryptsetup takes argon2 from OpenSSL 3.2+ only, which is
+# what refuses argon2 in FIPS mode) that reads /etc/ssl/openssl.cnf and loads the same fips.so.
+# Debian's veritysetup and libcryptsetup stay (the verified /usr/lib64/ossl-modules uses them).
+cs_build=${FLATCAR_FIPS_CRYPTSETUP_DIR:?the FIPS cryptsetup build (make cryptsetup-fips)}
+cs_private=/usr/lib/flatcar-fips-cryptsetup
+install -d "$root$cs_private/lib"
+cp -a "$cs_build/root$cs_private/lib/." "$root$cs_private/lib/"
+# the private libcrypto looks for providers in its own modules directory: the same fips.so
+ln -sfn /usr/lib64/ossl-modules "$root$cs_private/lib/ossl-modules"
+install -m 0755 "$cs_build/root/usr/sbin/cryptsetup" "$root/usr/sbin/cryptsetup"
+install -m 0644 "$cs_build/BUILDINFO" "$root$cs_private/BUILDINFO"
+chroot "$root" /usr/sbin/cryptsetup --version | grep -q FIPS ||
+    { echo "customize.sh: the installed cryptsetup does not run or is not a FIPS build" >&2; exit 1; }
+
 # --- record what this is -----------------------------------------------------------------------
 cat > "$root/etc/flatcar-testbed" <<EOF
 variant=$variant
 python=none (bootstrapped by flatcar.fips.python_bootstrap)
 fips_so=/usr/lib64/ossl-modules/fips.so
+cryptsetup=$(chroot "$root" /usr/sbin/cryptsetup --version) (FIPS build, $cs_private/BUILDINFO)
 EOF
 
 # --- no Python, as on Flatcar; system extensions merged at boot, as on Flatcar -----------------

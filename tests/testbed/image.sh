@@ -4,13 +4,21 @@
 #   image.sh VARIANT CACHE_DIR FIPS_SO
 #
 # The cache key is a hash of everything the build reads from this repository (the build scripts
-# and tests/testbed/files) plus the fips.so it installs. Debian packages come from the mirror at
+# and tests/testbed/files) plus the fips.so and the FIPS cryptsetup build it installs. Debian packages come from the mirror at
 # build time; a rebuild is forced by deleting the cache directory.
 set -euo pipefail
 variant=${1:?variant} cache=${2:?cache dir} fips_so=${3:?fips.so}
 here=$(cd "$(dirname "$0")" && pwd)
+# cryptsetup as Flatcar builds it (FIPS mode, OpenSSL backend): tests/fips/build-cryptsetup-fips.sh
+cryptsetup_fips=${FLATCAR_FIPS_CRYPTSETUP_DIR:-}
+if [ ! -x "$cryptsetup_fips/root/usr/sbin/cryptsetup" ] || [ ! -s "$cryptsetup_fips/BUILDINFO" ]; then
+    echo "[image] ERROR: no FIPS build of cryptsetup (FLATCAR_FIPS_CRYPTSETUP_DIR=$cryptsetup_fips):" \
+         "run 'make cryptsetup-fips'" >&2
+    exit 1
+fi
+export FLATCAR_FIPS_CRYPTSETUP_DIR=$cryptsetup_fips
 key=$( { cat "$here/build-image.sh" "$here/customize.sh" "$here/base.sh" "$here/packages.txt" \
-               "$fips_so"; \
+               "$fips_so" "$cryptsetup_fips/BUILDINFO" "$cryptsetup_fips/root/usr/sbin/cryptsetup"; \
          find "$here/files" -type f -print0 | sort -z | xargs -0 cat; echo "$variant"; } \
        | sha256sum | cut -c1-16)
 dir=$cache/$variant-$key
