@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: flatcar.fips contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A read-only HTTP mirror for testbed VMs, one connection per process on stdin/stdout.
