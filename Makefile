@@ -38,10 +38,11 @@ FIPS_SO_DIR := $(CACHE)/fips-so
 # is the build in use.
 CRYPTSETUP_FIPS_CACHE := $(CACHE)/cryptsetup-fips
 CRYPTSETUP_FIPS_DIR := $(CRYPTSETUP_FIPS_CACHE)/current
-# The VM testbed (tests/testbed): qemu under TCG, UEFI firmware, GRUB, image assembly tools.
+# The VM testbed (tests/testbed): qemu under TCG, UEFI firmware, GRUB, image assembly tools, and
+# real Ignition (with setfiles, which it relabels with) for the images provisioned by a config.
 TESTBED_PACKAGES := qemu-system-x86 qemu-utils mmdebstrap ovmf grub-efi-amd64-bin grub-common \
                     dosfstools gdisk mtools e2fsprogs openssh-client cryptsetup-bin openssl \
-                    squashfs-tools
+                    squashfs-tools ignition policycoreutils
 TESTBED_CACHE := $(CACHE)/testbed
 
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
@@ -171,12 +172,13 @@ faults: setup
 # End-to-end tier: Flatcar-like VMs (tests/testbed) under qemu/TCG, both variants: the layout
 # is checked, the collection converges the VM into FIPS mode, a second converge changes nothing,
 # and the rebooted VM is verified from inside and outside.
-# Molecule scenarios live in extensions/molecule (default = stable layout, lts = legacy layout):
-# destroy, create, prepare (layout assertions), converge, idempotence, verify, destroy.
-# Three Molecule scenarios in two lanes side by side (tests/testbed/molecule-lanes.sh): each
-# lane boots single-vCPU VMs, one at a time. Each scenario's output and duration is printed.
+# Molecule scenarios live in extensions/molecule (default = stable layout, lts = legacy layout,
+# lockout = hostile starting points, ignition = two VMs provisioned only by real Ignition, with
+# the rendered config and with the guide's). Four scenarios in two lanes side by side
+# (tests/testbed/molecule-lanes.sh): each lane boots single-vCPU VMs, one scenario at a time.
+# Each scenario's output and duration is printed.
 E2E_LANE_A := default
-E2E_LANE_B := lts lockout
+E2E_LANE_B := lts lockout ignition
 e2e: setup testbed-deps fips-so
 	TESTBED_CACHE="$(TESTBED_CACHE)" bash tests/testbed/molecule-lanes.sh "$(BUILD)/e2e" \
 	  "$(E2E_LANE_A)" "$(E2E_LANE_B)"

@@ -8,10 +8,11 @@ import json
 import os
 import shutil
 import subprocess
-import textwrap
 
 import pytest
 from openssl_tree import fips_so, fipsinstall
+
+from ansible_collections.flatcar.fips.plugins.module_utils import openssl_cnf as openssl_cnf_util
 
 FAST_ARGON = ["--pbkdf-memory", "32", "--pbkdf-parallel", "1", "--pbkdf-force-iterations", "4"]
 
@@ -22,32 +23,11 @@ def cryptsetup(*args, key=None, tool="cryptsetup", env=None):
     return proc.returncode, proc.stdout.decode() + proc.stderr.decode()
 
 
-FIPS_OPENSSL_CNF = """\
-    config_diagnostics = 1
-    openssl_conf = openssl_init
-    .include {fipsmodule_cnf}
-
-    [openssl_init]
-    providers = provider_sect
-    alg_section = algorithm_sect
-
-    [provider_sect]
-    fips = fips_sect
-    base = base_sect
-
-    [base_sect]
-    activate = 1
-
-    [algorithm_sect]
-    default_properties = fips=yes
-"""
-
-
 def fips_cryptsetup(directory, openssl_cnf=None, modules=None):
     """A cryptsetup as it runs on a host: the FIPS build (--enable-fips, OpenSSL 3.5 backend,
     tests/fips/build-cryptsetup-fips.sh) reading the host's openssl.cnf (``openssl_cnf`` and the
-    provider directory ``modules`` of a test tree; by default the documented FIPS configuration,
-    made here, with the real fips.so and fipsmodule.cnf from openssl fipsinstall).
+    provider directory ``modules`` of a test tree; by default the FIPS configuration as
+    openssl_fips writes it, with the real fips.so and fipsmodule.cnf from openssl fipsinstall).
 
     Only the wiring is test scaffolding: this machine's /etc/ssl/openssl.cnf is not ours to switch,
     so a wrapper gives the build's private libcrypto that configuration (OPENSSL_CONF) and its
@@ -66,9 +46,12 @@ def fips_cryptsetup(directory, openssl_cnf=None, modules=None):
         shutil.copy(fips_so("current"), os.path.join(modules, "fips.so"))
         fipsmodule_cnf = os.path.join(directory, "fipsmodule.cnf")
         fipsinstall(os.path.join(modules, "fips.so"), fipsmodule_cnf)
+        # the FIPS configuration as openssl_fips writes it (fips and base, fips=yes)
+        cnf = openssl_cnf_util.OpenSSLCnf("")
+        openssl_cnf_util.enable_fips(cnf, fipsmodule_cnf)
         openssl_cnf = os.path.join(directory, "openssl.cnf")
         with open(openssl_cnf, "w") as f:
-            f.write(textwrap.dedent(FIPS_OPENSSL_CNF).format(fipsmodule_cnf=fipsmodule_cnf))
+            f.write(cnf.render())
     wrapper = os.path.join(directory, "cryptsetup")
     with open(wrapper, "w") as f:
         f.write("#!/bin/sh\n"

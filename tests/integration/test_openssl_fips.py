@@ -5,10 +5,13 @@ fips.so built from OpenSSL source (make fips-so), on temp trees shaped like Flat
 LTS. Nothing is mocked: OpenSSL finds the tree's fips.so through OPENSSL_MODULES."""
 
 import os
+import shutil
 import subprocess
 
 import pytest
 from openssl_tree import STOCK, fips_so, fipsinstall, snapshot
+
+from ansible_collections.flatcar.fips.plugins.module_utils import fips_guard
 
 TASK = "Manage the OpenSSL FIPS provider"
 
@@ -32,6 +35,33 @@ def check_then_apply(playbook, tree, **extra):
     for key in PREDICTED:
         assert predicted[key] == done[key], key
     return done
+
+
+def test_a_guard_provisioned_with_a_shipped_fipsmodule_is_kept(playbook, stable):
+    """A node provisioned by flatcar.fips.ignition_config's config carries the guard whether or
+    not the release ships fipsmodule.cnf; on stable (shipped) the module keeps it, so that the
+    role and the first-boot config agree (flatcar.fips.enable changes nothing on such a node)."""
+    wants = os.path.join(os.path.dirname(stable.unit), "sysinit.target.wants",
+                         os.path.basename(stable.unit))
+    # what first boot leaves, with this tree's paths
+    os.makedirs(os.path.dirname(stable.guard))
+    os.makedirs(os.path.dirname(wants))
+    with open(stable.guard, "w") as f:
+        f.write(fips_guard.script(shutil.which("openssl"), stable.module, stable.fipsmodule_cnf,
+                                  os.path.join(stable.root, "run/flatcar-fips/"
+                                               "fipsmodule-refresh.status"), False))
+    os.chmod(stable.guard, 0o755)
+    with open(stable.unit, "w") as f:
+        f.write(fips_guard.unit(stable.module, stable.guard))
+    os.symlink(stable.unit, wants)
+    result = check_then_apply(playbook, stable, openssl_path=shutil.which("openssl"))
+    assert result["actions"]["update_guard"] == "present", result["actions"]
+    assert result["actions"]["fipsmodule_cnf"] == "kept"
+    again = run(playbook, stable, openssl_path=shutil.which("openssl"))
+    assert again.task(TASK)["changed"] is False
+    off = run(playbook, stable, update_guard=False, openssl_path=shutil.which("openssl"))
+    assert off.task(TASK)["actions"]["update_guard"] == "removed"
+    assert not os.path.lexists(wants) and not os.path.exists(stable.guard)
 
 
 def test_enable_stable_keeps_the_shipped_fipsmodule(playbook, stable):

@@ -2,6 +2,7 @@
 # Build the Flatcar-like VM disk image (see tests/testbed/README.md).
 #
 #   build-image.sh VARIANT OUT_DIR FIPS_SO
+#   TESTBED_IGNITION=CONFIG build-image.sh ...   the same, provisioned by real Ignition with CONFIG
 #
 # VARIANT is stable or lts. Writes OUT_DIR/disk.img (raw, GPT) and OUT_DIR/id_ecdsa (the SSH key
 # that logs in as core and root). Runs as root; uses no loop devices: each filesystem is built as
@@ -31,6 +32,13 @@ tar --numeric-owner -xpf "$base" -C "$root"
 step "making it look like Flatcar ($variant)"
 ssh-keygen -q -t ecdsa -N '' -C flatcar-testbed -f "$work/id_ecdsa"
 bash "$here/customize.sh" "$variant" "$root" "$fips_so" "$work/id_ecdsa.pub" "$work/oem"
+
+# TESTBED_IGNITION: a config applied by real Ignition to this root and OEM grub.cfg, as Flatcar's
+# initramfs does at first boot (apply-ignition.sh); the image then boots into what it says.
+if [ -n "${TESTBED_IGNITION:-}" ]; then
+    step "applying $(basename "$TESTBED_IGNITION") with real Ignition (fetch-offline, kargs, files)"
+    bash "$here/apply-ignition.sh" "$TESTBED_IGNITION" "$root" "$work/oem/grub.cfg"
+fi
 
 newest() { printf '%s\n' "$@" | sort -V | tail -n 1; }
 kernel=$(newest "$root"/boot/vmlinuz-*)
