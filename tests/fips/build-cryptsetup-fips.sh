@@ -43,7 +43,17 @@ Suites: trixie
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
-        apt-get update -qq || true
+        # Seen with build-fips-so.sh: the first update after adding deb-src entries sometimes
+        # lists no sources yet.
+        local attempt
+        for attempt in 1 2 3; do
+            apt-get update -qq || true
+            apt-cache showsrc cryptsetup 2>/dev/null | grep -q '^Version: 2:2\.[7-9]' && return 0
+            log "no cryptsetup 2.7+ sources listed yet (attempt $attempt), updating again"
+            sleep 2
+        done
+        log "ERROR: no cryptsetup 2.7+ source package is available from $src_list"
+        exit 1
     fi
 }
 
