@@ -54,7 +54,7 @@ export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_FORCE_COLOR := 0
 
 .PHONY: help setup apt venv collection ansible-test-offline fips-so cryptsetup-fips test static sanity lint ruff \
-        changelog-lint units integration faults e2e demo testbed-deps docs bench clean
+        changelog-lint docs-lint units integration faults e2e demo testbed-deps docs bench clean
 
 help:
 	@echo "make test   - set up everything and run every test tier"
@@ -131,7 +131,7 @@ test: setup
 	$(MAKE) --no-print-directory e2e
 	@echo "make test: all tiers passed"
 
-static: sanity lint ruff changelog-lint
+static: sanity lint ruff changelog-lint docs-lint
 
 # ansible-test needs the collection under .../ansible_collections/flatcar/fips and checks
 # what git tracks; copy the tracked and new (not ignored) files there.
@@ -153,6 +153,11 @@ ruff: venv
 
 changelog-lint: venv
 	antsibull-changelog lint
+
+# The ecosystem's own documentation linter on every plugin's docs (markup, references such as
+# P(flatcar.fips.fips_mode#role), option names), on the collection as Ansible sees it.
+docs-lint: setup
+	cd "$(COLLECTION_LINK)" && antsibull-docs lint-collection-docs --plugin-docs .
 
 # Target-side code (modules, module_utils) and controller-side code (filters) in separate
 # processes, as they run: importing controller packages changes how module warnings are kept.

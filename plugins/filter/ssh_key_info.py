@@ -11,7 +11,7 @@ description:
     sshd in FIPS mode accepts it (ECDSA, or RSA of 2048 bits or more; not C(ssh-ed25519) or
     security-key types).
   - The same rules as M(flatcar.fips.sshd_crypto) and M(flatcar.fips.fips_facts) apply (one
-    allow-list in the collection). The M(flatcar.fips.fips_mode) role uses it to refuse to lock
+    allow-list in the collection). The P(flatcar.fips.fips_mode#role) role uses it to refuse to lock
     out the key Ansible connects with.
 author:
   - flatcar.fips contributors (!UNKNOWN)

@@ -121,7 +121,7 @@ options:
         apply): every C(AuthorizedKeysFile) with its tokens (C(%h), C(%u), C(%U), C(%%)), the
         keys with their SHA256 fingerprints, and C(AuthorizedKeysCommand) and
         C(TrustedUserCAKeys), which make the answer C(unknown)."
-      - Reported in C(sshd.users). The M(flatcar.fips.fips_mode) role passes the user Ansible
+      - Reported in C(sshd.users). The P(flatcar.fips.fips_mode#role) role passes the user Ansible
         connects as and C(fips_mode_ssh_users).
     type: list
     elements: str

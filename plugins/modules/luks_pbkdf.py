@@ -73,7 +73,7 @@ options:
       - Defaults to C(<header_backup_dir>/<uuid>.header) on the host.
       - "B(The backup holds the keyslots as they were), argon2 ones and those of passphrases
         removed later included: whoever has it and an old passphrase can restore access. Move it
-        off the host (the M(flatcar.fips.fips_mode) role fetches it with
+        off the host (the P(flatcar.fips.fips_mode#role) role fetches it with
         C(fips_mode_luks_header_backup_fetch_dir)) and remove it (O(remove_header_backups)) once
         the converted volume is proven to open."
     type: path

@@ -33,7 +33,7 @@ description:
     FIPS-usable and in the user's authorized keys as O(user_access) reports them
     (M(flatcar.fips.fips_facts) C(sshd.users)). V(unknown) when that cannot be proven (a key
     with a passphrase and no C(.pub), an C(AuthorizedKeysCommand), certificates).
-  - The M(flatcar.fips.fips_mode) role runs it in its preflight and refuses on V(fail), and on
+  - The P(flatcar.fips.fips_mode#role) role runs it in its preflight and refuses on V(fail), and on
     V(unknown) unless told otherwise.
 author:
   - flatcar.fips contributors (!UNKNOWN)

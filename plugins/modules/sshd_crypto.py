@@ -128,7 +128,7 @@ options:
     type: bool
 notes:
   - A user who logs in only with an C(ssh-ed25519) key is reported in
-    RV(users_without_fips_key) but not blocked here; the M(flatcar.fips.fips_mode) role refuses
+    RV(users_without_fips_key) but not blocked here; the P(flatcar.fips.fips_mode#role) role refuses
     to continue when the connecting user is among them.
 seealso:
   - module: flatcar.fips.openssl_fips
@@ -199,7 +199,7 @@ generated_host_key:
   type: str
 generated_host_public_key:
   description: The generated host key's public key (C(type base64)), the line a client's
-    known-hosts file needs (the M(flatcar.fips.fips_mode) role adds it there when asked to learn
+    known-hosts file needs (the P(flatcar.fips.fips_mode#role) role adds it there when asked to learn
     host keys).
   returned: when a host key was generated, not in check mode
   type: str
