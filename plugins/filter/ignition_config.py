@@ -5,10 +5,10 @@
 DOCUMENTATION = r"""
 name: ignition_config
 short_description: Render the FIPS end state of the fips_mode role as an Ignition or Butane config
-version_added: 0.2.0
+version_added: 0.1.0
 description:
-  - Nodes provisioned once by Ignition are born in the FIPS state that P(flatcar.fips.fips_mode#role)
-    gives running hosts, from the same variables (C(fips_mode_*)).
+  - Nodes provisioned once by Ignition are born in the FIPS state that the role
+    P(flatcar.fips.fips_mode#role) gives running hosts, from the same variables (C(fips_mode_*)).
   - "The config carries: kernel arguments (C(fips=1) should exist, C(fips=0) should not: Flatcar's
     Ignition writes them to the OEM C(grub.cfg) and reboots once at first boot);
     C(/etc/system-fips); C(/etc/ssl/openssl.cnf), the release's stock file made into the FIPS

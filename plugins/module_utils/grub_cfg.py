@@ -29,9 +29,22 @@ Standard library only: this file runs on the managed host.
 """
 
 import collections
+import os
 import re
 
 from ansible_collections.flatcar.fips.plugins.module_utils.files import LineError, split_lines
+
+# Where the OEM partition is mounted: /oem since stable 3760.2.0 / LTS 4081 (/usr/share/oem is
+# then a symlink to it), /usr/share/oem before.
+OEM_DIR = "/oem"
+LEGACY_OEM_DIR = "/usr/share/oem"
+
+
+def default_path():
+    """The OEM grub.cfg of this host (kernel_args writes it, fips_facts reads it)."""
+    if os.path.isdir(OEM_DIR):
+        return os.path.join(OEM_DIR, "grub.cfg")
+    return os.path.join(LEGACY_OEM_DIR, "grub.cfg")
 
 VARIABLE = "linux_append"
 BASE_REFS = ("$linux_append", "${linux_append}")

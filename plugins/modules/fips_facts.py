@@ -388,8 +388,7 @@ class Facts:
         cmdline_args = init_args = None
         if cmdline is not None:
             cmdline_args, init_args = grub_cfg.split_proc_cmdline(cmdline)
-        path = self.p["grub_cfg"] or (
-            "/oem/grub.cfg" if os.path.isdir("/oem") else "/usr/share/oem/grub.cfg")
+        path = self.p["grub_cfg"] or grub_cfg.default_path()
         configured = conditional = None
         text = self.read(path, "kernel.configured_args")
         try:

@@ -200,15 +200,6 @@ from ansible_collections.flatcar.fips.plugins.module_utils import changes as ch
 from ansible_collections.flatcar.fips.plugins.module_utils import files, grub_cfg
 from ansible_collections.flatcar.fips.plugins.module_utils.changes import Failure
 
-OEM_DIR = "/oem"
-LEGACY_OEM_DIR = "/usr/share/oem"
-
-
-def default_path():
-    if os.path.isdir(OEM_DIR):
-        return os.path.join(OEM_DIR, "grub.cfg")
-    return os.path.join(LEGACY_OEM_DIR, "grub.cfg")
-
 
 def read_running(path):
     try:
@@ -258,7 +249,7 @@ class KernelArgs:
         self.changes = changes
         self.present = module.params["present"]
         self.absent = module.params["absent"]
-        self.given = module.params["path"] or default_path()
+        self.given = module.params["path"] or grub_cfg.default_path()
         self.path = os.path.realpath(self.given)
 
     def fail(self, msg, line=None):

@@ -6,7 +6,7 @@ DOCUMENTATION = r"""
 ---
 module: raw_copy
 short_description: Copy a controller file to a host that has no Python
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - "An action plugin that needs nothing on the host but the connection and a POSIX shell with
     C(sha256sum): the file is uploaded with the connection plugin's own file transfer as the

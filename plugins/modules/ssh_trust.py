@@ -6,7 +6,7 @@ DOCUMENTATION = r"""
 ---
 module: ssh_trust
 short_description: Will the controller still verify a host, and still log in, once its sshd is FIPS?
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Runs on the controller (an action plugin), with the host's ssh connection settings as
     Ansible's C(ssh) connection plugin uses them (C(ssh_args), C(host_key_checking), port,

@@ -199,8 +199,8 @@ generated_host_key:
   type: str
 generated_host_public_key:
   description: The generated host key's public key (C(type base64)), the line a client's
-    known-hosts file needs (the P(flatcar.fips.fips_mode#role) role adds it there when asked to learn
-    host keys).
+    known-hosts file needs (the P(flatcar.fips.fips_mode#role) role adds it there when asked to
+    learn host keys).
   returned: when a host key was generated, not in check mode
   type: str
   sample: ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBE...

@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+from ansible_collections.flatcar.fips.plugins.module_utils import grub_cfg
 from ansible_collections.flatcar.fips.plugins.modules import kernel_args
 
 QEMU = '# Flatcar GRUB settings\n\nset oem_id="qemu"\nset linux_append="flatcar.autologin"\n'
@@ -177,8 +178,8 @@ def test_unreadable(run_module):
 
 
 def test_default_path(monkeypatch, tmp_path):
-    monkeypatch.setattr(kernel_args, "OEM_DIR", str(tmp_path / "oem"))
-    monkeypatch.setattr(kernel_args, "LEGACY_OEM_DIR", str(tmp_path / "usr/share/oem"))
-    assert kernel_args.default_path() == str(tmp_path / "usr/share/oem/grub.cfg")
+    monkeypatch.setattr(grub_cfg, "OEM_DIR", str(tmp_path / "oem"))
+    monkeypatch.setattr(grub_cfg, "LEGACY_OEM_DIR", str(tmp_path / "usr/share/oem"))
+    assert grub_cfg.default_path() == str(tmp_path / "usr/share/oem/grub.cfg")
     (tmp_path / "oem").mkdir()
-    assert kernel_args.default_path() == str(tmp_path / "oem/grub.cfg")
+    assert grub_cfg.default_path() == str(tmp_path / "oem/grub.cfg")
