@@ -46,6 +46,7 @@ def default_path():
         return os.path.join(OEM_DIR, "grub.cfg")
     return os.path.join(LEGACY_OEM_DIR, "grub.cfg")
 
+
 VARIABLE = "linux_append"
 BASE_REFS = ("$linux_append", "${linux_append}")
 CONSOLIDATED_TEMPLATE = 'set linux_append="$linux_append %s"'
