@@ -193,7 +193,7 @@ unlocked_outside_fips:
   description: >-
     The argon2 keyslots that were unlocked outside FIPS mode (cryptsetup runs in FIPS mode on
     this host and refuses argon2), by device; each converted keyslot was then proven to open in
-    FIPS mode.
+    FIPS mode. In check mode only the key test ran (read-only), and nothing was converted.
   returned: with O(state=pbkdf2) when the device has non-PBKDF2 keyslots
   type: dict
   sample: {/dev/vdb: ["1"]}

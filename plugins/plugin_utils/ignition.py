@@ -23,6 +23,7 @@ import os
 import urllib.parse
 
 import yaml
+from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.flatcar.fips.plugins.module_utils import (
     algorithms,
@@ -77,11 +78,11 @@ class IgnitionError(ValueError):
 
 
 def _bool(name, value):
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "yes", "1", "false", "no", "0"):
-        return value.lower() in ("true", "yes", "1")
-    raise IgnitionError("%s must be a boolean, not %r" % (name, value))
+    """Ansible's own boolean rules (yes/no, true/false, 1/0, on/off), with the option's name."""
+    try:
+        return boolean(value, strict=True)
+    except TypeError as e:
+        raise IgnitionError("%s must be a boolean, not %r" % (name, value)) from e
 
 
 def options_of(variables):
