@@ -32,7 +32,8 @@ description:
     file)."
   - "system: the distribution and release from C(os-release), whether UEFI Secure Boot is on, and
     whether this Flatcar release ignores the OEM C(grub.cfg) because of it (stable releases before
-    3975.2.0)."
+    3975.2.0); with O(reboot_signal_path), whether a reboot is signalled to the cluster's reboot
+    coordinator there, and whether this collection signalled it."
   - Read-only, one module run per host, a handful of short commands. Never fails on a partial or
     non-Flatcar host; what cannot be known is C(null) with a reason in C(errors).
 author:
@@ -148,6 +149,14 @@ options:
   cryptsetup:
     description: The cryptsetup program; defaults to the one on C(PATH).
     type: path
+  reboot_signal_path:
+    description:
+      - A reboot sentinel file that a cluster reboot coordinator watches (kured's default is
+        C(/var/run/reboot-required)), reported in C(system.reboot_signal). Not read when omitted.
+      - The P(flatcar.fips.fips_mode#role) role passes it with
+        C(fips_mode_reboot_method=coordinator), to clear a signal it wrote once the host has
+        rebooted.
+    type: path
 notes:
   - Reading LUKS headers of block devices and C(sshd -T) need root (C(become)).
 seealso:
@@ -237,7 +246,9 @@ ansible_facts:
           description: C(os_id), C(os_version) (C(VERSION_ID)), C(os_name), C(flatcar) (the
             distribution is Flatcar Container Linux), C(secure_boot) (true, false, or null when
             unknown), C(oem_grub_cfg_ignored) (Secure Boot is on and this Flatcar release ignores
-            the OEM C(grub.cfg)).
+            the OEM C(grub.cfg)), and with O(reboot_signal_path) C(reboot_signal) (C(path),
+            C(present), C(dir_present), C(by_collection) (its first line starts with
+            C(flatcar.fips) and a colon, as the role writes it) and C(text) (its first line)).
           type: dict
         sshd:
           description: >-
@@ -306,6 +317,8 @@ LAYERS = ["kernel", "openssl", "sshd", "luks"]
 read = files.read_text_if_readable
 # Flatcar stable releases before this one skip the OEM grub.cfg when UEFI Secure Boot is on.
 OEM_GRUB_SECURE_BOOT_FIXED = (3975, 2, 0)
+# The first line of a reboot sentinel written by the fips_mode role (roles/fips_mode/vars).
+REBOOT_SIGNAL_PREFIX = "flatcar.fips:"
 
 
 def parse_os_release(text):
@@ -370,8 +383,19 @@ class Facts:
         ignored = None
         if flatcar and secure_boot is not None:
             ignored = bool(secure_boot) and version_tuple(version) < OEM_GRUB_SECURE_BOOT_FIXED
-        return dict(os_id=os_id, os_version=version, os_name=release.get("PRETTY_NAME"),
-                    flatcar=flatcar, secure_boot=secure_boot, oem_grub_cfg_ignored=ignored)
+        facts = dict(os_id=os_id, os_version=version, os_name=release.get("PRETTY_NAME"),
+                     flatcar=flatcar, secure_boot=secure_boot, oem_grub_cfg_ignored=ignored)
+        if self.p["reboot_signal_path"]:
+            facts["reboot_signal"] = self.reboot_signal(self.p["reboot_signal_path"])
+        return facts
+
+    def reboot_signal(self, path):
+        """A reboot coordinator's sentinel (kured: its existence is the signal)."""
+        text = self.read(path, "system.reboot_signal") if os.path.lexists(path) else None
+        first = (text or "").split("\n", 1)[0]
+        return dict(path=path, present=os.path.lexists(path),
+                    dir_present=os.path.isdir(os.path.dirname(path)),
+                    by_collection=first.startswith(REBOOT_SIGNAL_PREFIX), text=first[:200])
 
     # --- kernel --------------------------------------------------------------------------
 
@@ -649,6 +673,7 @@ def main():
             luks_devices=dict(type="list", elements="path"),
             luks_header_backup_dir=dict(type="path", default=luks2.HEADER_BACKUP_DIR),
             cryptsetup=dict(type="path"),
+            reboot_signal_path=dict(type="path"),
         ),
         supports_check_mode=True,
     )

@@ -215,3 +215,23 @@ def test_system_without_os_release(run_module, kernel_files, tmp_path):
                 secure_boot_efivar=str(tmp_path / "missing-var"))
     facts = facts_of(run_module, **args)
     assert facts["system"]["os_id"] is None and facts["system"]["flatcar"] is False
+
+
+def test_reboot_signal(run_module, kernel_files, tmp_path):
+    """The coordinator's sentinel: read only when asked; whose it is from its first line."""
+    assert "reboot_signal" not in facts_of(run_module, **kernel_files)["system"]
+    sentinel = tmp_path / "run" / "reboot-required"
+    signal = facts_of(run_module, reboot_signal_path=str(sentinel), **kernel_files)["system"][
+        "reboot_signal"]
+    assert signal == dict(path=str(sentinel), present=False, dir_present=False,
+                          by_collection=False, text="")
+    sentinel.parent.mkdir()
+    sentinel.write_text("flatcar.fips: reboot to make FIPS mode enabled effective\nmore\n")
+    signal = facts_of(run_module, reboot_signal_path=str(sentinel), **kernel_files)["system"][
+        "reboot_signal"]
+    assert signal["present"] and signal["dir_present"] and signal["by_collection"]
+    assert signal["text"] == "flatcar.fips: reboot to make FIPS mode enabled effective"
+    sentinel.write_text("")  # kured's own (touch): present, not ours
+    signal = facts_of(run_module, reboot_signal_path=str(sentinel), **kernel_files)["system"][
+        "reboot_signal"]
+    assert signal["present"] and not signal["by_collection"]
