@@ -63,9 +63,9 @@ def test_not_flatcar_is_refused_with_nothing_changed(ansible_env, playbook, chec
     assert "fips_mode_allow_non_flatcar: true" in out
     # the preflight is the only module that ran, and it changed nothing
     # (and, when enabling, ssh_trust on the controller: a local connection, nothing to check)
-    # (the role's include counts as one more ok; the rollout's rescue turns the refusal into
-    # the message that stops the rollout)
-    ok = 5 if playbook == "flatcar.fips.enable" else 4
+    # (plus the batch grouping and the role's include; the rollout's rescue turns the refusal
+    # into the message that stops the rollout)
+    ok = 6 if playbook == "flatcar.fips.enable" else 5
     assert "localhost                  : ok=%d    changed=0" % ok in out
     skipped = 1 if playbook == "flatcar.fips.enable" else 2
     assert "failed=1    skipped=%d    rescued=1" % skipped in out
@@ -120,9 +120,31 @@ def test_rollout_stops_at_the_first_failed_host_and_names_the_untouched(ansible_
     assert "The rollout stopped at node-a: the task \"Refuse, with nothing changed" in out
     assert "Not reached, left untouched: node-b, node-c." in out
     assert "Fix node-a and run again" in out
-    assert "[node-b]" not in out and "[node-c]" not in out
-    assert "node-a                     : ok=5    changed=0" in out
+    # the first play only groups the hosts (on the controller, no connection); in the rollout
+    # itself no task ran for node-b or node-c
+    rollout = out.split("PLAY [Switch FIPS mode on Flatcar hosts, batch by batch", 1)[1]
+    assert "[node-b]" not in rollout.split("PLAY RECAP")[0]
+    assert "[node-c]" not in rollout.split("PLAY RECAP")[0]
+    assert "node-b                     : ok=1    changed=0" in out
+    assert "node-a                     : ok=6    changed=0" in out
     assert digest(WATCHED) == before
+
+
+@pytest.mark.parametrize("reboot_ok,batches", [("true", 3), ("false", 1)])
+def test_hosts_the_role_may_reboot_roll_one_at_a_time(ansible_env, tmp_path, reboot_ok, batches):
+    """fips_mode_reboot_ok from the inventory (where a play's batch size cannot look) still
+    makes the rollout one host per batch; without it every host is in one batch."""
+    inventory = tmp_path / "fleet.ini"
+    inventory.write_text("[fleet]\nnode-a\nnode-b\nnode-c\n[fleet:vars]\n"
+                         "ansible_connection=local\nfips_mode_allow_non_flatcar=true\n"
+                         "fips_mode_reboot_ok=%s\n" % reboot_ok)
+    proc = subprocess.run(["ansible-playbook", "-i", str(inventory), "flatcar.fips.disable"],
+                          env=ansible_env(), capture_output=True, text=True, check=False,
+                          timeout=600, cwd=ROOT)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert out.count("TASK [flatcar.fips.fips_mode : Read where the host stands") == batches, out
+    assert out.count("FIPS mode is disabled and verified (changed: nothing)") == 3
 
 
 def run_disable(ansible_env, *extra, check=False):
