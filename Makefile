@@ -39,10 +39,11 @@ FIPS_SO_DIR := $(CACHE)/fips-so
 CRYPTSETUP_FIPS_CACHE := $(CACHE)/cryptsetup-fips
 CRYPTSETUP_FIPS_DIR := $(CRYPTSETUP_FIPS_CACHE)/current
 # The VM testbed (tests/testbed): qemu under TCG, UEFI firmware, GRUB, image assembly tools, and
-# real Ignition (with setfiles, which it relabels with) for the images provisioned by a config.
+# real Ignition (with setfiles, which it relabels with) for the images provisioned by a config;
+# podman and runc to build the execution environment (tests/ee/build-ee.sh).
 TESTBED_PACKAGES := qemu-system-x86 qemu-utils mmdebstrap ovmf grub-efi-amd64-bin grub-common \
                     dosfstools gdisk mtools e2fsprogs openssh-client cryptsetup-bin openssl \
-                    squashfs-tools ignition policycoreutils
+                    squashfs-tools ignition policycoreutils podman runc netavark iptables
 TESTBED_CACHE := $(CACHE)/testbed
 
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
@@ -178,11 +179,13 @@ faults: setup
 # is checked, the collection converges the VM into FIPS mode, a second converge changes nothing,
 # and the rebooted VM is verified from inside and outside.
 # Molecule scenarios live in extensions/molecule (default = stable layout, lts = legacy layout,
-# lockout = hostile starting points, ignition = two VMs provisioned only by real Ignition, with
-# the rendered config and with the guide's). Four scenarios in two lanes side by side
-# (tests/testbed/molecule-lanes.sh): each lane boots single-vCPU VMs, one scenario at a time.
-# Each scenario's output and duration is printed.
-E2E_LANE_A := default
+# lockout = hostile starting points, then the reboot left to a coordinator (kured's sentinel),
+# ignition = two VMs provisioned only by real Ignition, with the rendered config and with the
+# guide's, rollout = two VMs rebooted one at a time between drain and uncordon, behind a health
+# gate, and the report run from the execution environment built with ansible-builder and
+# podman). Five scenarios in two lanes side by side (tests/testbed/molecule-lanes.sh): each lane
+# boots single-vCPU VMs, one scenario at a time. Each scenario's output and duration is printed.
+E2E_LANE_A := default rollout
 E2E_LANE_B := lts lockout ignition
 e2e: setup testbed-deps fips-so
 	TESTBED_CACHE="$(TESTBED_CACHE)" bash tests/testbed/molecule-lanes.sh "$(BUILD)/e2e" \

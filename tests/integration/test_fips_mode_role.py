@@ -4,13 +4,13 @@
 ansible-playbook.
 
 This machine is Debian, not Flatcar, and cannot reboot: the role's full runs happen on the VM
-testbed (extensions/molecule: default, lts, lockout). Here: the preflight refuses this host with
-nothing changed, the argument specs reject bad input, and the preflight decision is rendered for
-Flatcar situations this machine cannot be put in (Secure Boot on an old release, a shipped
-fipsmodule.cnf that does not verify, ...) from preflight facts written out by hand, in the
-shape flatcar.fips.fips_facts returns them."""
+testbed (extensions/molecule: default, lts, lockout, rollout). Here: the preflight refuses this
+host with nothing changed, the argument specs reject bad input, the rollout stops at the first
+failed host naming those it never reached, hosts the role may reboot roll one per batch, and the
+role runs to its end out of FIPS mode (disable, as a Flatcar look-alike) with the coordinator's
+sentinel and the health gate. The preflight's decisions for Flatcar situations this machine
+cannot be put in: tests/unit/controller/test_role_decisions.py."""
 
-import copy
 import hashlib
 import json
 import os
@@ -247,176 +247,6 @@ def test_task_files_are_checked_in_the_preflight(ansible_env, value, why):
     assert "fips_mode_reboot_pre_tasks is %s, %s" % (value, why) in out
     assert "refused localhost; nothing was changed." in out
     assert digest(WATCHED) == before
-
-
-# --- the preflight decision, case by case -----------------------------------------------------
-
-def flatcar_facts():
-    """Preflight facts of a Flatcar stable host that may switch (every refusal absent)."""
-    return {
-        "system": {"os_id": "flatcar", "os_version": "4593.2.0", "flatcar": True,
-                   "os_name": "Flatcar Container Linux by Kinvolk 4593.2.0 (Oklo)",
-                   "secure_boot": False, "oem_grub_cfg_ignored": False},
-        "kernel": {"configured_args": ["flatcar.autologin"], "fips_enabled": 0},
-        "sshd": {"host_keys": [
-            {"path": "/etc/ssh/ssh_host_ecdsa_key", "exists": True,
-             "type": "ecdsa-sha2-nistp256", "bits": 256, "fips_usable": True},
-            {"path": "/etc/ssh/ssh_host_ed25519_key", "exists": True, "type": "ssh-ed25519",
-             "bits": 256, "fips_usable": False}],
-            "users_without_fips_key": ["edonly"],
-            "users": {
-                "core": {"status": "pass", "reason": "1 FIPS-usable key(s) in "
-                         "/home/core/.ssh/authorized_keys"},
-                "edonly": {"status": "fail", "reason": "/home/edonly/.ssh/authorized_keys holds "
-                           "keys of types ssh-ed25519 only, none FIPS-usable"},
-                "ldap": {"status": "unknown", "reason": "no FIPS-usable key in "
-                         "/home/ldap/.ssh/authorized_keys, and AuthorizedKeysCommand "
-                         "/usr/bin/sss_ssh_authorizedkeys may authorize ldap"}}},
-        "openssl": {"version": "3.5.4", "module": "/usr/lib64/ossl-modules/fips.so",
-                    "module_present": True,
-                    "fipsmodule_cnf": {"path": "/etc/ssl/fipsmodule.cnf", "present": True,
-                                       "verified": True, "generated_by_collection": False}},
-        "luks": {"devices": {"/dev/vdb": {}, "/dev/vdc": {}},
-                 "argon2_keyslots": {}, "unreadable": {}},
-        "errors": {},
-    }
-
-
-def case(name, change=None, **role_vars):
-    facts = flatcar_facts()
-    if change:
-        change(facts)
-    role_vars.setdefault("ansible_user", "core")
-    role_vars.setdefault("ansible_connection", "ssh")
-    role_vars.setdefault("fips_mode_state", "enabled")
-    role_vars.setdefault("fips_mode__trust", trust())
-    return {"name": name, "vars": dict(role_vars, fips_mode__preflight={
-        "ansible_facts": {"flatcar_fips": facts}})}
-
-
-def trust(host_key="pass", client_key="pass", **host_key_fields):
-    """What flatcar.fips.ssh_trust returns, in the shape the template reads (the action itself is
-    exercised for real in test_ssh_trust.py)."""
-    return {"host_key": dict({"status": host_key, "reason": "host key " + host_key,
-                              "name": "192.0.2.10", "known_hosts_file": "/home/me/.ssh/known_hosts",
-                              "offered_after": ["ecdsa-sha2-nistp256 AAAA"]}, **host_key_fields),
-            "client_key": {"status": client_key, "reason": "client key " + client_key}}
-
-
-def setter(path, value):
-    def change(facts):
-        node = facts
-        for key in path[:-1]:
-            node = node[key]
-        node[path[-1]] = copy.deepcopy(value)
-    return change
-
-
-ARGON2 = setter(["luks", "argon2_keyslots"], {"/dev/vdb": ["0", "2"]})
-
-
-def cases(keys):
-    return [
-        (case("flatcar host, nothing in the way"), []),
-        (case("not flatcar", setter(["system"], {
-            "os_id": "debian", "os_version": "12", "flatcar": False,
-            "os_name": "Debian GNU/Linux 12 (bookworm)", "secure_boot": False,
-            "oem_grub_cfg_ignored": None})),
-         ["is not Flatcar Container Linux (Debian GNU/Linux 12 (bookworm))"]),
-        (case("not flatcar, allowed", setter(["system", "flatcar"], False),
-              fips_mode_allow_non_flatcar=True), []),
-        (case("secure boot on an old stable", setter(["system"], {
-            "os_id": "flatcar", "os_version": "3815.2.5", "flatcar": True, "os_name": "x",
-            "secure_boot": True, "oem_grub_cfg_ignored": True})),
-         ["UEFI Secure Boot is on and Flatcar 3815.2.5 ignores the OEM grub.cfg",
-          "3975.2.0 or newer"]),
-        (case("ed25519 host key only", setter(["sshd", "host_keys"], [
-            {"path": "/etc/ssh/ssh_host_rsa_key", "exists": False, "type": None, "bits": None,
-             "fips_usable": False},
-            {"path": "/etc/ssh/ssh_host_ed25519_key", "exists": True, "type": "ssh-ed25519",
-             "bits": 256, "fips_usable": False}])),
-         ["no FIPS-usable host key (it has: ssh-ed25519)", "fips_mode_generate_host_keys: true"]),
-        (case("ed25519 host key only, generate", setter(["sshd", "host_keys"], []),
-              fips_mode_generate_host_keys=True), []),
-        (case("connecting user locked out", ansible_user="edonly"),
-         ["User edonly would be locked out once sshd accepts only FIPS algorithms",
-          "ssh-ed25519 only"]),
-        (case("listed user locked out", fips_mode_ssh_users=["core", "edonly"]),
-         ["User edonly would be locked out"]),
-        (case("local connection: no user to check", ansible_user="edonly",
-              ansible_connection="local"), []),
-        (case("user behind an AuthorizedKeysCommand", fips_mode_ssh_users=["ldap"]),
-         ["Whether user ldap can still log in", "AuthorizedKeysCommand",
-          "fips_mode_accept_unverifiable_user_keys: true"]),
-        (case("user behind an AuthorizedKeysCommand, accepted", fips_mode_ssh_users=["ldap"],
-              fips_mode_accept_unverifiable_user_keys=True), []),
-        (case("connects with a key sshd will refuse", fips_mode__trust=trust(client_key="fail")),
-         ["Ansible connects to localhost as core, and after the sshd change it could not log in: "
-          "client key fail"]),
-        (case("connecting key cannot be examined", fips_mode__trust=trust(client_key="unknown")),
-         ["cannot be proven: client key unknown",
-          "fips_mode_accept_unverifiable_user_keys: true"]),
-        (case("connecting key cannot be examined, accepted",
-              fips_mode__trust=trust(client_key="unknown"),
-              fips_mode_accept_unverifiable_user_keys=True), []),
-        (case("known hosts hold only the ed25519 key", fips_mode__trust=trust(host_key="fail")),
-         ["The controller would no longer verify localhost: host key fail",
-          "fips_mode_known_hosts: learn", "(ecdsa-sha2-nistp256)", "/home/me/.ssh/known_hosts",
-          "ssh-keygen -F 192.0.2.10"]),
-        (case("known hosts hold only the ed25519 key, ignored",
-              fips_mode__trust=trust(host_key="fail"), fips_mode_known_hosts="ignore"), []),
-        (case("host trusted through a CA", fips_mode__trust=trust(host_key="unknown")),
-         ["Whether the controller will still verify localhost", "fips_mode_known_hosts: ignore"]),
-        (case("argon2 keyslots, no key", ARGON2),
-         ["LUKS device /dev/vdb has keyslots 0,2 using argon2", "fips_mode_luks_keys",
-          "fips_mode_luks_accept_argon2"]),
-        (case("argon2 keyslots, key on the host", ARGON2,
-              fips_mode_luks_keys={"/dev/vdb": {"key_file": "/etc/luks/vdb.key"}}), []),
-        (case("argon2 keyslots, accepted", ARGON2, fips_mode_luks_accept_argon2=["/dev/vdb"]),
-         []),
-        (case("key for a device that is not LUKS", ARGON2,
-              fips_mode_luks_keys={"/dev/vdb": {"passphrase": "x"},
-                                   "/dev/sda": {"key_file": "/k"}}),
-         ["fips_mode_luks_keys names /dev/sda, which the preflight did not find"]),
-        (case("key without key_file or passphrase", ARGON2,
-              fips_mode_luks_keys={"/dev/vdb": {"header_backup": "/root/h"}}),
-         ["fips_mode_luks_keys[/dev/vdb] must be a mapping with either key_file"]),
-        (case("no fips.so", setter(["openssl", "module_present"], False)),
-         ["/usr/lib64/ossl-modules/fips.so does not exist"]),
-        (case("shipped fipsmodule.cnf does not verify",
-              setter(["openssl", "fipsmodule_cnf", "verified"], False)),
-         ["/etc/ssl/fipsmodule.cnf does not verify against /usr/lib64/ossl-modules/fips.so",
-          "fips_mode_regenerate_fipsmodule: true"]),
-        (case("shipped fipsmodule.cnf does not verify, regenerate",
-              setter(["openssl", "fipsmodule_cnf", "verified"], False),
-              fips_mode_regenerate_fipsmodule=True), []),
-        (case("grub.cfg unreadable", lambda f: (
-            f["kernel"].update(configured_args=None),
-            f["errors"].update({"kernel.configured_args": "/oem/grub.cfg line 3: $x"})), ),
-         ["The OEM grub.cfg cannot be read as GRUB reads it: /oem/grub.cfg line 3: $x"]),
-        (case("OEM partition not mounted", lambda f: f["kernel"].update(
-            grub_cfg="/oem/grub.cfg", grub_cfg_present=False, grub_cfg_dir_present=False)),
-         ["/oem/grub.cfg cannot be created: its directory does not exist"]),
-        (case("disabling checks only the distribution", lambda f: (
-            ARGON2(f), f["sshd"].update(host_keys=[])), fips_mode_state="disabled"), []),
-    ]
-
-
-def test_preflight_decisions(tmp_path, keys, playbook):
-    table = cases(keys)
-    run = playbook("fips_mode_refusals.yml", {"cases": [c for c, _expected in table]})
-    assert run.rc == 0, run.stdout + run.stderr
-    refusals = run.task("Keep the refusals for the test")["refusals"]
-    for c, expected in table:
-        got = refusals[c["name"]]
-        text = " ".join(got)
-        if not expected:
-            assert got == [], (c["name"], got)
-        else:
-            assert len(got) == 1, (c["name"], got)
-            for fragment in expected:
-                assert fragment in text, (c["name"], fragment, got)
-    assert json.dumps(refusals)  # plain data, as the role's assert prints it
 
 
 def test_ansible_doc_renders_the_role(ansible_doc):
