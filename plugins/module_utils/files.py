@@ -66,6 +66,17 @@ def split_lines(text):
     return lines
 
 
+def newline(eols):
+    """The line ending a writer uses for lines it adds to a file whose lines end with ``eols``
+    (each ``"\\r\\n"``, ``"\\n"`` or ``""``): CRLF when more lines end with it than with a bare LF,
+    else LF. One rule for every format (grub.cfg, openssl.cnf, sshd_config)."""
+    crlf = lf = 0
+    for eol in eols:
+        crlf += eol == "\r\n"
+        lf += eol == "\n"
+    return "\r\n" if crlf > lf else "\n"
+
+
 # Configuration files are small; a larger "file" is a mistake (or an attack) and is refused
 # instead of being read into memory.
 MAX_SIZE = 16 * 1024 * 1024

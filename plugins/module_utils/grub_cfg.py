@@ -32,7 +32,11 @@ import collections
 import os
 import re
 
-from ansible_collections.flatcar.fips.plugins.module_utils.files import LineError, split_lines
+from ansible_collections.flatcar.fips.plugins.module_utils.files import (
+    LineError,
+    newline,
+    split_lines,
+)
 
 # Where the OEM partition is mounted: /oem since stable 3760.2.0 / LTS 4081 (/usr/share/oem is
 # then a symlink to it), /usr/share/oem before.
@@ -231,8 +235,7 @@ class GrubCfg:
     @property
     def newline(self):
         """The file's dominant line ending, used for lines this module adds."""
-        eols = collections.Counter(eol for _line, eol in self.lines if eol)
-        return "\r\n" if eols["\r\n"] > eols["\n"] else "\n"
+        return newline(eol for _line, eol in self.lines)
 
     def _scan(self):
         assignments = []

@@ -25,6 +25,13 @@ class OpenSSLRunError(Exception):
     """``openssl`` failed; the message carries its own output."""
 
 
+def find(module, given=None):
+    """The ``openssl`` program: ``given`` (a module's ``openssl`` option) or the one on
+    ``PATH``; None when it is not an executable file."""
+    path = given or module.get_bin_path("openssl")
+    return path if path and os.path.isfile(path) and os.access(path, os.X_OK) else None
+
+
 def _run(module, openssl, args, conf, data=None):
     return module.run_command([openssl, *args], environ_update={"OPENSSL_CONF": conf},
                               data=data, binary_data=True)

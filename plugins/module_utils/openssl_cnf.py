@@ -23,7 +23,17 @@ Standard library only: this file runs on the managed host.
 import os
 import re
 
-from ansible_collections.flatcar.fips.plugins.module_utils.files import LineError, split_lines
+from ansible_collections.flatcar.fips.plugins.module_utils.files import (
+    LineError,
+    newline,
+    split_lines,
+)
+
+
+def _eol(raw):
+    """A line's own ending (kept when the line is rewritten)."""
+    return "\r\n" if raw.endswith("\r\n") else "\n" if raw.endswith("\n") else ""
+
 
 DEFAULT = None  # the default section (keys before the first header)
 _SECTION = re.compile(r"^\s*\[\s*([^\]\s]+)\s*\]\s*(#.*)?$")
@@ -155,9 +165,7 @@ class OpenSSLCnf:
 
     @property
     def newline(self):
-        crlf = sum(1 for line in self.lines if line.raw.endswith("\r\n"))
-        lf = sum(1 for line in self.lines if line.raw.endswith("\n"))
-        return "\r\n" if crlf * 2 > lf else "\n"
+        return newline(_eol(line.raw) for line in self.lines)
 
     def sections(self):
         names = []
@@ -231,9 +239,9 @@ class OpenSSLCnf:
         if last is not None:
             if last.value == value:
                 return False
-            eol = self.newline if last.raw.endswith("\n") else ""
-            if last.raw.endswith("\r\n"):
-                eol = "\r\n"
+            eol = _eol(last.raw)
+            if eol == "\n":  # a bare LF in a CRLF file takes the file's ending
+                eol = self.newline
             indent = re.match(r"\s*", last.raw).group(0)
             last.raw = "%s%s = %s%s" % (indent, key, value, eol)
             last.value = value

@@ -27,7 +27,11 @@ import glob
 import os
 import re
 
-from ansible_collections.flatcar.fips.plugins.module_utils.files import LineError, split_lines
+from ansible_collections.flatcar.fips.plugins.module_utils.files import (
+    LineError,
+    newline,
+    split_lines,
+)
 
 
 class SshdConfigError(LineError):
@@ -106,8 +110,7 @@ class ConfigFile:
 
     @property
     def newline(self):
-        crlf = sum(1 for _line, eol in self.lines if eol == "\r\n")
-        return "\r\n" if crlf * 2 > len(self.lines) else "\n"
+        return newline(eol for _line, eol in self.lines)
 
 
 class Config:

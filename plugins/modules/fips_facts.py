@@ -255,12 +255,14 @@ ansible_facts:
             C(effective) lists by keyword, C(non_approved) by keyword, C(host_keys)
             (each with C(path), C(type), C(bits), C(fips_usable), C(public_key) as a
             known-hosts file holds it, and C(fingerprint)), C(include_effective) (files sshd
-            reads), C(users_without_fips_key) (users whose C(authorized_keys) hold keys, none of
-            them FIPS-usable), C(users) (per O(ssh_users): C(status) V(pass), V(fail) or
-            V(unknown) with its C(reason), C(authorized_keys_files), C(keys),
-            C(authorized_keys_command), C(trusted_user_ca_keys)), C(config_ok) (C(sshd -T)
-            succeeded) and C(config_error) (C(cause) V(runtime_directory),
-            V(host_key_permissions), V(host_key), V(config) or V(other), and sshd's C(message)).
+            reads), C(fips_drop_in) (the drop-in M(flatcar.fips.sshd_crypto) writes by default:
+            C(path), and whether sshd C(read)s it), C(users_without_fips_key) (users whose
+            C(authorized_keys) hold keys, none of them FIPS-usable), C(users) (per
+            O(ssh_users): C(status) V(pass), V(fail) or V(unknown) with its C(reason),
+            C(authorized_keys_files), C(keys), C(authorized_keys_command),
+            C(trusted_user_ca_keys)), C(config_ok) (C(sshd -T) succeeded) and C(config_error)
+            (C(cause) V(runtime_directory), V(host_key_permissions), V(host_key), V(config) or
+            V(other), and sshd's C(message)).
           type: dict
         luks:
           description: >-
@@ -304,6 +306,7 @@ from ansible_collections.flatcar.fips.plugins.module_utils import (
     cryptsetup_cli,
     files,
     grub_cfg,
+    layers,
     luks2,
     openssl_cli,
     openssl_cnf,
@@ -312,7 +315,7 @@ from ansible_collections.flatcar.fips.plugins.module_utils import (
 )
 from ansible_collections.flatcar.fips.plugins.module_utils import sshd_config as sc
 
-LAYERS = ["kernel", "openssl", "sshd", "luks"]
+LAYERS = list(layers.GATHERED)
 # A file that is missing or unreadable is a fact here (null + a reason), never a failure.
 read = files.read_text_if_readable
 # Flatcar stable releases before this one skip the OEM grub.cfg when UEFI Secure Boot is on.
@@ -442,7 +445,7 @@ class Facts:
                      provider_active=None, provider_version=None, md5_refused=None,
                      sha256_works=None, provider_validation=None, module_storage=None,
                      update_guard=None)
-        openssl = self.tool("openssl", self.p["openssl"])
+        openssl = openssl_cli.find(self.module, self.p["openssl"])
         if not openssl:
             self.errors["openssl"] = "openssl was not found (%s)" % (self.p["openssl"] or "PATH")
             return facts
@@ -541,7 +544,8 @@ class Facts:
 
     def sshd(self):
         facts = dict(effective=None, non_approved=None, host_keys=None, include_effective=None,
-                     users_without_fips_key=None, users=None, config_ok=None, config_error=None)
+                     fips_drop_in=None, users_without_fips_key=None, users=None, config_ok=None,
+                     config_error=None)
         sshd = self.tool("sshd", self.p["sshd"], ["/usr/sbin"])
         if not sshd:
             self.errors["sshd"] = "sshd was not found (%s)" % (self.p["sshd"] or "PATH")
@@ -550,6 +554,8 @@ class Facts:
         try:
             cfg = sc.Config(main, files.read_text)
             facts["include_effective"] = [p for p, m in cfg.reads if m is None or m == "all"]
+            facts["fips_drop_in"] = dict(path=algorithms.DROP_IN,
+                                         read=algorithms.DROP_IN in facts["include_effective"])
         except sc.SshdConfigError as e:
             self.errors["sshd.config"] = str(e)
         except files.FileError as e:

@@ -373,10 +373,11 @@ class OpenSSLFips:
     # --- discovery -----------------------------------------------------------------------
 
     def discover(self):
-        openssl = self.p["openssl"] or self.module.get_bin_path("openssl")
-        if not openssl or not os.path.isfile(openssl):
+        openssl = openssl_cli.find(self.module, self.p["openssl"])
+        if not openssl:
             raise Failure("The openssl program was not found%s. Install OpenSSL 3 or set the "
-                          "openssl option." % (" at %s" % openssl if openssl else " on PATH"))
+                          "openssl option." % (" at %s" % self.p["openssl"] if self.p["openssl"]
+                                               else " on PATH"))
         self.openssl = openssl
         try:
             version, text = openssl_cli.version(self.module, openssl)
@@ -685,7 +686,7 @@ class OpenSSLFips:
     def report_after_disable(self, conf):
         """What OpenSSL does under the configuration left in place (in check mode: the one
         that would be). Best effort: reporting never fails the task."""
-        openssl = self.p["openssl"] or self.module.get_bin_path("openssl")
+        openssl = openssl_cli.find(self.module, self.p["openssl"])
         self.result.update(openssl_version=None, module=self.p["module"], provider_active=False,
                            md5_refused=False)
         if not openssl:

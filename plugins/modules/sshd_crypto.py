@@ -601,7 +601,7 @@ def main():
             policy=dict(type="dict", default={}),
             allow_hmac_sha1=dict(type="bool", default=False),
             sshd_config=dict(type="path", default="/etc/ssh/sshd_config"),
-            drop_in=dict(type="path", default="/etc/ssh/sshd_config.d/05-fips.conf"),
+            drop_in=dict(type="path", default=algorithms.DROP_IN),
             sshd=dict(type="path"),
             ssh=dict(type="path"),
             connection_specs=dict(type="list", elements="str",

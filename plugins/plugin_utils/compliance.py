@@ -28,9 +28,11 @@ except ImportError:  # reported by load_checks/evaluate
 
 import yaml
 
-LAYERS = ("system", "kernel", "openssl", "sshd", "luks")
+from ansible_collections.flatcar.fips.plugins.module_utils import layers
+
+LAYERS = layers.ALL
 # Layers fips_facts gathers on request; "system" is always gathered.
-GATHERED_LAYERS = ("kernel", "openssl", "sshd", "luks")
+GATHERED_LAYERS = layers.GATHERED
 REQUIRED = ("id", "layer", "title", "query", "expect", "remediation")
 OPTIONAL = ("unknown_when", "unknown_reason", "description")
 DEFAULT_CHECKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "data",
