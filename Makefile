@@ -191,9 +191,10 @@ e2e: setup testbed-deps fips-so
 	TESTBED_CACHE="$(TESTBED_CACHE)" bash tests/testbed/molecule-lanes.sh "$(BUILD)/e2e" \
 	  "$(E2E_LANE_A)" "$(E2E_LANE_B)"
 
+# The main job, with the default Molecule scenario's steps (tests/testbed/molecule-demo.sh).
 demo: setup testbed-deps
 	@start=$$(date +%s); \
-	bash tests/testbed/run-scenario.sh stable "$(TESTBED_CACHE)" "$(FIPS_SO_DIR)/current/fips.so"; \
+	TESTBED_CACHE="$(TESTBED_CACHE)" bash tests/testbed/molecule-demo.sh; \
 	echo "make demo: done in $$(( $$(date +%s) - start ))s"
 
 testbed-deps:

@@ -161,7 +161,7 @@ def test_os_update_on_unverified_storage_is_refused_by_the_guard(playbook, lts):
     verifies it (this machine has no dm-verity: the temp tree is on a plain block device). The
     guard must not bless that module: it refuses, says why on stderr (the journal, at boot) and
     in its status file (fips_facts), exits 1 and leaves the file alone. The VM testbed proves
-    the other branch, on a real dm-verity device (tests/testbed/playbooks/verify.yml)."""
+    the other branch, on a real dm-verity device (extensions/molecule/shared/verify.yml)."""
     result = run(playbook, lts)
     assert result.rc == 0
     storage = result.task(TASK)["module_storage"]

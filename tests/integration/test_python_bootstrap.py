@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """flatcar.fips.python_bootstrap and flatcar.fips.raw_copy through a real ansible-playbook on
 this machine. Installing an interpreter needs a host without one (systemd-sysext, /opt): that
-happens on the VM testbed, whose hosts start Python-less (tests/testbed/playbooks/bootstrap.yml);
+happens on the VM testbed, whose hosts start Python-less (extensions/molecule/shared/bootstrap.yml);
 here, the probe, idempotence and check mode, and raw_copy's transfer."""
 
 import hashlib

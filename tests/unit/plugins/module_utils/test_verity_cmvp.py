@@ -4,7 +4,7 @@
 (module_utils/cmvp.py).
 
 This machine has no device-mapper (no dm_mod in the container), so a real dm-verity device
-exists only on the VM testbed, where tests/testbed/playbooks/verify.yml checks the same function
+exists only on the VM testbed, where extensions/molecule/shared/verify.yml checks the same function
 and the guard script against one. Here the sysfs tree and the dmsetup/veritysetup answers are
 stand-ins written in the exact formats those tools print (captured from the VM), and the
 not-device-mapper branch runs for real on this machine's own file system."""
