@@ -255,11 +255,7 @@ class LuksPbkdf:
         return rc == 0
 
     def convert(self):
-        device = self.device = self.p["device"]
-        if not device:
-            raise Failure("state=pbkdf2 needs device.")
-        if not (self.p["key_file"] or self.p["passphrase"] is not None):
-            raise Failure("state=pbkdf2 needs key_file or passphrase.")
+        device = self.device = self.p["device"]  # argument_spec: required with state=pbkdf2
         if self.p["key_file"] and not os.path.isfile(self.p["key_file"]):
             raise Failure("key_file %s does not exist on the host." % self.p["key_file"])
         self.tool = self.p["cryptsetup"] or self.module.get_bin_path("cryptsetup")
@@ -475,7 +471,8 @@ def main():
             cryptsetup=dict(type="path"),
         ),
         mutually_exclusive=[("key_file", "passphrase"), ("iter_time", "pbkdf_iterations")],
-        required_if=[("state", "pbkdf2", ("device",))],
+        required_if=[("state", "pbkdf2", ("device",)),
+                     ("state", "pbkdf2", ("key_file", "passphrase"), True)],
         supports_check_mode=True,
     )
     try:

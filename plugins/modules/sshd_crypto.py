@@ -71,12 +71,54 @@ options:
   policy:
     description:
       - Replace the allow-list of a keyword, for example to offer only
-        C(aes256-gcm@openssh.com). Keys are sshd keywords (C(Ciphers), C(MACs),
-        C(KexAlgorithms), C(HostKeyAlgorithms), C(PubkeyAcceptedAlgorithms),
-        C(HostbasedAcceptedAlgorithms), C(CASignatureAlgorithms)); values are lists.
-      - Every algorithm listed must itself be FIPS-approved; others are refused.
+        C(aes256-gcm@openssh.com) with O(policy.Ciphers). Keywords not given keep the
+        collection's list. The lowercase keyword is accepted too (C(ciphers)).
+      - Every algorithm listed must itself be FIPS-approved (and supported by this OpenSSH);
+        others are refused, with nothing changed.
     type: dict
     default: {}
+    suboptions:
+      Ciphers:
+        description: The ciphers sshd offers; by default the AES-GCM and AES-CTR ciphers.
+        type: list
+        elements: str
+        aliases: [ciphers]
+      MACs:
+        description: The MACs sshd offers; by default HMAC-SHA2-256 and HMAC-SHA2-512, the
+          encrypt-then-MAC variants first.
+        type: list
+        elements: str
+        aliases: [macs]
+      KexAlgorithms:
+        description: The key exchanges sshd offers; by default ECDH on the NIST curves, then
+          Diffie-Hellman group exchange and the groups 14, 16 and 18, with SHA-2.
+        type: list
+        elements: str
+        aliases: [kexalgorithms]
+      HostKeyAlgorithms:
+        description: The host key signature algorithms sshd offers; by default ECDSA on the
+          NIST curves and RSA with SHA-2, and their certificates.
+        type: list
+        elements: str
+        aliases: [hostkeyalgorithms]
+      PubkeyAcceptedAlgorithms:
+        description: The user key signature algorithms sshd accepts (same default as
+          O(policy.HostKeyAlgorithms)).
+        type: list
+        elements: str
+        aliases: [pubkeyacceptedalgorithms]
+      HostbasedAcceptedAlgorithms:
+        description: The host-based authentication signature algorithms sshd accepts (same default
+          as O(policy.HostKeyAlgorithms)).
+        type: list
+        elements: str
+        aliases: [hostbasedacceptedalgorithms]
+      CASignatureAlgorithms:
+        description: The algorithms a certificate authority may sign user and host certificates
+          with; by default ECDSA on the NIST curves and RSA with SHA-2.
+        type: list
+        elements: str
+        aliases: [casignaturealgorithms]
   allow_hmac_sha1:
     description: Also allow C(hmac-sha1) and C(hmac-sha1-etm@openssh.com) (allowed by the RHEL FIPS
       policy, not by the DISA STIG).
@@ -397,7 +439,8 @@ class SshdCrypto:
 
     def policy(self, supported, raw):
         try:
-            return algorithms.policy_lists(self.p["policy"], self.p["allow_hmac_sha1"], supported)
+            policy = {k: v for k, v in (self.p["policy"] or {}).items() if v is not None}
+            return algorithms.policy_lists(policy, self.p["allow_hmac_sha1"], supported)
         except ValueError as e:
             raise Failure("%s Nothing was changed." % e) from e
 
@@ -598,7 +641,11 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             state=dict(type="str", choices=["fips", "absent"], default="fips"),
-            policy=dict(type="dict", default={}),
+            # algorithm names, not secrets ("Key" in a keyword name is not a key)
+            policy=dict(type="dict", default={}, options={
+                keyword: dict(type="list", elements="str", aliases=[keyword.lower()],
+                              no_log=False)
+                for keyword in algorithms.KEYWORDS}),
             allow_hmac_sha1=dict(type="bool", default=False),
             sshd_config=dict(type="path", default="/etc/ssh/sshd_config"),
             drop_in=dict(type="path", default=algorithms.DROP_IN),
