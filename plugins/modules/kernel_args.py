@@ -44,6 +44,7 @@ notes:
     replaces the live file.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - flatcar.fips.all_or_nothing
   - ansible.builtin.backup
 attributes:
   check_mode:

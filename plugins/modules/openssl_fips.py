@@ -48,6 +48,7 @@ author:
   - flatcar.fips contributors (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - flatcar.fips.all_or_nothing
 attributes:
   check_mode:
     support: full

@@ -1,0 +1,20 @@
+# -*- coding: utf-8 -*-
+# Copyright: flatcar.fips contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+
+class ModuleDocFragment:
+    # What every writer module of the collection does with the files it changes
+    # (plugins/module_utils/changes.py).
+    DOCUMENTATION = r"""
+options: {}
+notes:
+  - "All or nothing: the module holds a host-wide lock (C(/run/flatcar-fips.lock); shared in
+    check mode) so that no other flatcar.fips task changes the host meanwhile. Every file is
+    written to a temporary file in the target's own directory, checked there with the real
+    tool where there is one, and moved into place atomically. When a later step of the same
+    task fails, every file the task already changed is put back exactly as it was, in reverse
+    order (RV(rolled_back) lists them) and the failure says so. In check mode no target file
+    is written (candidates are validated as scratch copies in Ansible's temporary directory)."
+  - Bytes that are not UTF-8 are kept in the files byte for byte and escaped in the results.
+"""
