@@ -5,9 +5,17 @@
 
 class ModuleDocFragment:
     # What every writer module of the collection does with the files it changes
-    # (plugins/module_utils/changes.py).
+    # (plugins/module_utils/changes.py), and the attributes that follow from it; a module adds
+    # its own details (check_mode.details) to these.
     DOCUMENTATION = r"""
 options: {}
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  platform:
+    platforms: posix
 notes:
   - "All or nothing: the module holds a host-wide lock (C(/run/flatcar-fips.lock); shared in
     check mode) so that no other flatcar.fips task changes the host meanwhile. Every file is

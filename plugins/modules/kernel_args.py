@@ -46,13 +46,6 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - flatcar.fips.all_or_nothing
   - ansible.builtin.backup
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  platform:
-    platforms: posix
 options:
   present:
     description:

@@ -55,10 +55,6 @@ attributes:
     details:
       - Check mode runs the same validation against temporary copies outside the target
         directories and writes nothing on the host.
-  diff_mode:
-    support: full
-  platform:
-    platforms: posix
 options:
   state:
     description:

@@ -56,10 +56,6 @@ attributes:
     details:
       - Check mode validates the candidate configuration with C(sshd -t) and C(sshd -T) from a
         temporary copy and writes nothing (no host key is generated).
-  diff_mode:
-    support: full
-  platform:
-    platforms: posix
 options:
   state:
     description:
