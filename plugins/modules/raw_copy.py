@@ -21,19 +21,11 @@ author:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
+  - flatcar.fips.action
 attributes:
   check_mode:
-    support: full
     details: Compares the SHA-256 of O(dest) and transfers nothing.
   diff_mode:
-    support: none
-  platform:
-    platforms: posix
-  action:
-    support: full
-  bypass_host_loop:
-    support: none
-  async:
     support: none
 options:
   src:

@@ -40,22 +40,15 @@ author:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
+  - flatcar.fips.action
 attributes:
   check_mode:
-    support: full
     details: Says what it would add to and remove from the known-hosts file, writes nothing.
   diff_mode:
     support: full
     details: The known-hosts file before and after.
-  platform:
-    platforms: posix
   action:
-    support: full
     details: Runs entirely on the controller.
-  bypass_host_loop:
-    support: none
-  async:
-    support: none
 options:
   host_keys:
     description: The host keys sshd will use, as M(flatcar.fips.fips_facts) reports them in

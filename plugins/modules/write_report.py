@@ -25,22 +25,16 @@ author:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
+  - flatcar.fips.action
 attributes:
   check_mode:
-    support: full
     details: Builds the report and returns the file names without writing them.
   diff_mode:
     support: none
-  platform:
-    platforms: posix
   action:
-    support: full
     details: Runs entirely on the controller.
   bypass_host_loop:
-    support: none
     details: Use C(run_once), as the C(flatcar.fips.report) playbook does.
-  async:
-    support: none
 options:
   dir:
     description: Where to write the files; created when missing.
