@@ -8,6 +8,7 @@ Installed on a running host by ``openssl_fips``; rendered for first boot by the 
 (``plugins/plugin_utils/ignition.py``). One text, both ways.
 """
 
+import os
 import shlex
 
 GENERATED_HEADER = (
@@ -213,3 +214,38 @@ def script(openssl, module, cnf, status, accept_unverified):
 def unit(module, script_path):
     """The unit's text: runs ``script_path`` at boot, before sshd, when ``module`` exists."""
     return GUARD_UNIT % dict(module=module, script=script_path)
+
+
+# --- on a running host (openssl_fips): the guard's files, through changes.Changes ---------------
+
+def paths(script_path, systemd_dir):
+    """The guard's three files: the script, the unit, and the link that enables it."""
+    unit_path = os.path.join(systemd_dir, UNIT_NAME)
+    return script_path, unit_path, os.path.join(systemd_dir, "sysinit.target.wants", UNIT_NAME)
+
+
+def remove(changes, script_path, systemd_dir):
+    """Remove whichever of the guard's files are there (link first); returns them."""
+    present = [p for p in reversed(paths(script_path, systemd_dir)) if os.path.lexists(p)]
+    for path in present:
+        changes.remove(path)
+    return present
+
+
+def install(changes, read, script_path, systemd_dir, script_text, unit_text):
+    """Make the guard's files what they should be, enabled; returns whether anything changed.
+    ``read(path)`` returns a file's current text (None when it is missing)."""
+    _script, unit_path, wants = paths(script_path, systemd_dir)
+    changed = False
+    for path, content, mode in ((script_path, script_text, 0o755), (unit_path, unit_text, 0o644)):
+        current = read(path)
+        if current != content:
+            changed = True
+            changes.diff(path, current, content)
+            changes.makedirs(os.path.dirname(path))
+            changes.write(path, content, mode=mode)
+    if not (os.path.islink(wants) and os.readlink(wants) == unit_path):
+        changed = True
+        changes.makedirs(os.path.dirname(wants))
+        changes.symlink(unit_path, wants)
+    return changed

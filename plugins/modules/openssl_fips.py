@@ -305,10 +305,7 @@ from ansible_collections.flatcar.fips.plugins.module_utils import (
     verity,
 )
 from ansible_collections.flatcar.fips.plugins.module_utils.changes import Failure
-from ansible_collections.flatcar.fips.plugins.module_utils.fips_guard import (
-    GENERATED_HEADER,
-    UNIT_NAME,
-)
+from ansible_collections.flatcar.fips.plugins.module_utils.fips_guard import GENERATED_HEADER
 
 GENERATED_MARKER = openssl_cnf.GENERATED_MARKER
 PRE_FIPS_SUFFIX = ".pre-fips"
@@ -522,7 +519,8 @@ class OpenSSLFips:
         # touches a shipped file that verifies, and creates one should a release stop shipping it.
         self.manage_guard(self.p["update_guard"]
                           and (self.fipsmodule_ours
-                               or any(os.path.lexists(p) for p in self.guard_files())))
+                               or any(os.path.lexists(p) for p in fips_guard.paths(
+                                   self.p["update_guard_script"], self.p["systemd_dir"]))))
 
     def saved_problem(self, saved):
         """Why the ``.pre-fips`` copy at ``saved`` cannot be restored, or None when it can.
@@ -581,17 +579,10 @@ class OpenSSLFips:
         else:
             self.actions["system_fips"] = "present" if exists else "absent"
 
-    def guard_files(self):
-        unit = os.path.join(self.p["systemd_dir"], UNIT_NAME)
-        wants = os.path.join(self.p["systemd_dir"], "sysinit.target.wants", UNIT_NAME)
-        return self.p["update_guard_script"], unit, wants
-
     def manage_guard(self, want):
-        script, unit, wants = self.guard_files()
+        script, systemd_dir = self.p["update_guard_script"], self.p["systemd_dir"]
         if not want:
-            present = [p for p in (wants, unit, script) if os.path.lexists(p)]
-            for p in present:
-                self.remove(p)
+            present = fips_guard.remove(self.changes, script, systemd_dir)
             self.actions["update_guard"] = "removed" if present else (
                 "absent" if self.p["update_guard"] else "disabled")
             return
@@ -599,9 +590,6 @@ class OpenSSLFips:
         # the testbed): the guard checks and the unit waits for the real fips.so, and the text is
         # the same as what flatcar.fips.ignition_config renders for Flatcar's path
         module = os.path.realpath(self.fips_so)
-        script_text = fips_guard.script(self.openssl, module, self.p["fipsmodule_cnf"],
-                                        self.p["update_guard_status_file"],
-                                        self.p["update_guard_accept_unverified"])
         trust = verity.storage(self.fips_so, self.module.run_command, self.module.get_bin_path)
         self.result["module_storage"] = trust
         if trust["status"] != "pass" and not self.p["update_guard_accept_unverified"]:
@@ -609,19 +597,12 @@ class OpenSSLFips:
                 "The boot-time guard will not regenerate", self.p["fipsmodule_cnf"], "after",
                 self.fips_so, "changes:", trust["reason"] + ". That is right unless this storage",
                 "is trusted; set update_guard_accept_unverified: true to accept it.")))
-        unit_text = fips_guard.unit(module, script)
-        changed = False
-        for path, content, mode in ((script, script_text, 0o755), (unit, unit_text, 0o644)):
-            current = self.read(path, "update guard file")
-            if current != content:
-                changed = True
-                self.diff(path, current, content)
-                self.changes.makedirs(os.path.dirname(path))
-                self.write(path, content, mode=mode)
-        if not (os.path.islink(wants) and os.readlink(wants) == unit):
-            changed = True
-            self.changes.makedirs(os.path.dirname(wants))
-            self.changes.symlink(unit, wants)
+        changed = fips_guard.install(
+            self.changes, lambda path: self.read(path, "update guard file"), script, systemd_dir,
+            fips_guard.script(self.openssl, module, self.p["fipsmodule_cnf"],
+                              self.p["update_guard_status_file"],
+                              self.p["update_guard_accept_unverified"]),
+            fips_guard.unit(module, script))
         self.actions["update_guard"] = "installed" if changed else "present"
 
     # --- disabled ------------------------------------------------------------------------
