@@ -51,15 +51,25 @@ start)
         netdev+=" $TESTBED_MIRROR $(cd "$run" && pwd)/mirror.log"
     fi
     # TESTBED_SMP: vCPUs (default 2). With 1, two VMs run side by side on a 2-core machine.
-    qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp "${TESTBED_SMP:-2}" -m 1536 -M q35 \
-        -nodefaults -display none -daemonize -pidfile "$run/qemu.pid" \
-        -drive if=pflash,format=raw,readonly=on,file="$code" \
-        -drive if=pflash,format=raw,file="$run/OVMF_VARS.fd" \
-        -drive file="$run/overlay.qcow2",format=qcow2,if=virtio \
-        -netdev "$netdev" \
-        -device virtio-net-pci,netdev=n0 \
-        -serial file:"$run/serial.log"
-    log "started (pid $(cat "$run/qemu.pid"), ssh on 127.0.0.1:$port)"
+    # A guest reboot ends the qemu process (-no-reboot) and a supervisor starts a fresh one on
+    # the same disk, firmware variables and port: under TCG, an in-process reset now and then
+    # left the firmware spinning with nothing on the console (seen once in 2026-12, the VM
+    # never came back and the reboot timed out after 900 s). The serial log is appended to.
+    rm -f "$run/stopping"
+    : > "$run/serial.log"
+    qemu=(qemu-system-x86_64 -accel "tcg,thread=multi" -cpu max -smp "${TESTBED_SMP:-2}" -m 1536
+          -M q35 -nodefaults -display none -no-reboot -pidfile "$run/qemu.pid"
+          -drive "if=pflash,format=raw,readonly=on,file=$code"
+          -drive "if=pflash,format=raw,file=$run/OVMF_VARS.fd"
+          -drive "file=$run/overlay.qcow2,format=qcow2,if=virtio"
+          -netdev "$netdev"
+          -device "virtio-net-pci,netdev=n0"
+          -chardev "file,id=console,path=$run/serial.log,append=on" -serial chardev:console)
+    setsid bash "$0" supervise "$run" "${qemu[@]}" </dev/null >/dev/null 2>&1 &
+    echo $! > "$run/supervisor.pid"
+    for _ in $(seq 100); do [ -s "$run/qemu.pid" ] && break; sleep 0.1; done
+    [ -s "$run/qemu.pid" ] || { log "ERROR: qemu did not start:"; cat "$run/qemu.log" >&2; exit 1; }
+    log "started (pid $(cat "$run/qemu.pid"), supervisor $(cat "$run/supervisor.pid"), ssh on 127.0.0.1:$port)"
     ;;
 wait)
     run=${1:?RUN_DIR} timeout=${2:-600}
@@ -70,8 +80,9 @@ wait)
             log "ERROR: the guest kernel panicked:"; tail -n 40 "$run/serial.log" >&2
             exit 1
         fi
-        if ! kill -0 "$(cat "$run/qemu.pid")" 2>/dev/null; then
-            log "ERROR: qemu exited; end of the serial console:"; tail -n 40 "$run/serial.log" >&2
+        if ! kill -0 "$(cat "$run/supervisor.pid")" 2>/dev/null; then
+            log "ERROR: qemu exited:"; tail -n 5 "$run/qemu.log" >&2
+            log "end of the serial console:"; tail -n 40 "$run/serial.log" >&2
             exit 1
         fi
         if (( SECONDS - start > timeout )); then
@@ -83,6 +94,22 @@ wait)
     done
     log "SSH answers after $(( SECONDS - start ))s"
     ;;
+supervise)  # internal (start): run qemu again after each guest reboot, until stop
+    run=${1:?RUN_DIR}; shift
+    boots=0
+    while :; do
+        boots=$((boots + 1))
+        status=0
+        "$@" </dev/null >>"$run/qemu.log" 2>&1 || status=$?
+        [ -e "$run/stopping" ] && exit 0
+        if [ "$status" != 0 ]; then
+            echo "vm.sh: qemu exited with status $status after boot $boots" >>"$run/qemu.log"
+            exit "$status"
+        fi
+        echo "=== vm.sh: the guest rebooted (boot $boots ended): a fresh qemu process ===" \
+            >>"$run/serial.log"
+    done
+    ;;
 ssh)
     run=${1:?RUN_DIR}; shift
     # shellcheck disable=SC2046
@@ -90,16 +117,20 @@ ssh)
     ;;
 stop)
     run=${1:?RUN_DIR}
-    if [ -f "$run/qemu.pid" ]; then
-        pid=$(cat "$run/qemu.pid")
+    touch "$run/stopping"  # the supervisor starts no new qemu
+    stopped=""
+    for pidfile in "$run/supervisor.pid" "$run/qemu.pid"; do
+        [ -f "$pidfile" ] || continue
+        pid=$(cat "$pidfile")
         if kill -0 "$pid" 2>/dev/null; then
             kill "$pid"
             for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
             kill -9 "$pid" 2>/dev/null || true
         fi
-        rm -f "$run/qemu.pid"
-        log "stopped"
-    fi
+        rm -f "$pidfile"
+        stopped=1
+    done
+    [ -z "$stopped" ] || log "stopped"
     rm -f "$run/overlay.qcow2" "$run/OVMF_VARS.fd"
     ;;
 *)
