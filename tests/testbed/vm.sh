@@ -117,6 +117,7 @@ ssh)
     ;;
 stop)
     run=${1:?RUN_DIR}
+    [ -d "$run" ] || exit 0  # never started (Molecule destroys before it creates)
     touch "$run/stopping"  # the supervisor starts no new qemu
     stopped=""
     for pidfile in "$run/supervisor.pid" "$run/qemu.pid"; do
