@@ -32,6 +32,9 @@ def find(module, given=None):
     return path if path and os.path.isfile(path) and os.access(path, os.X_OK) else None
 
 
+DIGEST_INPUT = b"flatcar.fips digest check\n"
+
+
 def _run(module, openssl, args, conf, data=None):
     return module.run_command([openssl, *args], environ_update={"OPENSSL_CONF": conf},
                               data=data, binary_data=True)
@@ -98,7 +101,9 @@ def fips_provider(providers):
 
 def digest_works(module, openssl, conf, name):
     """``(works, output)``: does ``openssl dgst -NAME`` work under ``conf``?"""
-    rc, out, err = _run(module, openssl, ["dgst", "-" + name], conf, data=b"")
+    # Never empty data: run_command then leaves stdin inherited, and without pipelining that is
+    # the pty of Ansible's ssh -tt session, where openssl dgst waits for input forever.
+    rc, out, err = _run(module, openssl, ["dgst", "-" + name], conf, data=DIGEST_INPUT)
     return rc == 0, _output(out, err)
 
 
