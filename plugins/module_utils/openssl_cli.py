@@ -32,9 +32,6 @@ def find(module, given=None):
     return path if path and os.path.isfile(path) and os.access(path, os.X_OK) else None
 
 
-DIGEST_INPUT = b"flatcar.fips digest check\n"
-
-
 def _run(module, openssl, args, conf, data=None):
     return module.run_command([openssl, *args], environ_update={"OPENSSL_CONF": conf},
                               data=data, binary_data=True)
@@ -101,9 +98,11 @@ def fips_provider(providers):
 
 def digest_works(module, openssl, conf, name):
     """``(works, output)``: does ``openssl dgst -NAME`` work under ``conf``?"""
-    # Never empty data: run_command then leaves stdin inherited, and without pipelining that is
-    # the pty of Ansible's ssh -tt session, where openssl dgst waits for input forever.
-    rc, out, err = _run(module, openssl, ["dgst", "-" + name], conf, data=DIGEST_INPUT)
+    # A file to digest, never stdin: run_command leaves stdin inherited when it has no data,
+    # and without pipelining that is the pty of Ansible's ssh -tt session, where openssl dgst
+    # would wait for input forever; data on a pipe instead breaks it (EPIPE) whenever openssl
+    # refuses the digest and exits before reading.
+    rc, out, err = _run(module, openssl, ["dgst", "-" + name, os.devnull], conf)
     return rc == 0, _output(out, err)
 
 
