@@ -89,7 +89,7 @@ LOCK_PATHS = ("/run/flatcar-fips.lock", "/var/lock/flatcar-fips.lock")
 LOCK_TIMEOUT = 300
 
 
-def _lock(exclusive, timeout=None):
+def lock_host(exclusive, timeout=None):
     """Hold the host-wide lock (released when the process ends, even by kill -9); None on a
     host with neither /run nor /var/lock."""
     path = next((p for p in LOCK_PATHS if os.path.isdir(os.path.dirname(p))), None)
@@ -129,7 +129,7 @@ class Changes:
     def lock(self):
         """Take the host-wide lock (``run`` does, before the module reads anything)."""
         if self._lock_fd is None:
-            self._lock_fd = _lock(not self.check)
+            self._lock_fd = lock_host(not self.check)
 
     def unlock(self):
         """Release it (``run`` does when the module exits, whichever way)."""
@@ -286,7 +286,7 @@ class Changes:
         return result
 
 
-def _cause(e):
+def cause(e):
     if isinstance(e, Failure):
         return e.msg, e.extra
     if isinstance(e, files.FileError):
@@ -315,7 +315,7 @@ def _run(module, changes, fn, context):
         changes.lock()
         result = fn()
     except (Failure, files.FileError, OSError) as e:
-        msg, extra = _cause(e)
+        msg, extra = cause(e)
         touched = changes.touched
         restored, errors = changes.rollback()
         if errors:

@@ -157,6 +157,22 @@ options:
         C(fips_mode_reboot_method=coordinator), to clear a signal it wrote once the host has
         rebooted.
     type: path
+  plan:
+    description:
+      - "What the writer modules would change, decided on the host in the same module run: keys
+        C(sshd), C(openssl) and C(kernel), each with options of M(flatcar.fips.sshd_crypto),
+        M(flatcar.fips.openssl_fips) or M(flatcar.fips.kernel_args) (validated with that module's
+        own argument spec). Each plan is the writer's own code run in check mode, so an empty plan
+        is exactly what that module would have said; returned in RV(plan)."
+      - A path option a plan does not set is the one this module reads (for example
+        O(openssl_cnf), O(sshd_config), O(grub_cfg) as C(path)).
+      - The P(flatcar.fips.fips_mode#role) role asks for its three plans here and calls a writer
+        only for a layer whose plan is not empty, so a host already in the requested state costs
+        one module round trip.
+      - Planning takes the host-wide lock of the writers shared (it waits while one of them is
+        changing the host) and runs what their check mode runs (C(sshd -T) and C(sshd -t) on the
+        candidate, the C(openssl) checks); a command the facts read already ran is not run again.
+    type: dict
 notes:
   - Reading LUKS headers of block devices and C(sshd -T) need root (C(become)).
 seealso:
@@ -292,6 +308,54 @@ ansible_facts:
         duration:
           description: Seconds the module spent on the host.
           type: float
+plan:
+  description: The plans asked for with O(plan), per layer.
+  returned: when O(plan) is set
+  type: dict
+  contains:
+    module:
+      description: The writer module the plan is for.
+      type: str
+      sample: sshd_crypto
+    changed:
+      description: Whether that module would change anything; C(null) when it would fail
+        (RV(plan.error)).
+      type: bool
+    files:
+      description: The files it would write, create, replace or remove.
+      type: list
+      elements: str
+    error:
+      description: Why the plan could not be made (the module's own failure message), else C(null).
+      type: str
+    warnings:
+      description: The warnings the module would give.
+      type: list
+      elements: str
+    reboot_required:
+      description: For C(kernel), whether the running kernel differs from the configured
+        arguments (C(null) when unknown).
+      type: bool
+  sample:
+    sshd: {module: sshd_crypto, changed: false, files: [], error: null, warnings: []}
+    kernel: {module: kernel_args, changed: true, files: [/oem/grub.cfg], error: null,
+             warnings: [], reboot_required: true}
+commands:
+  description: The programs this run started on the host (the cost of the read), and how many
+    commands were answered from an earlier identical run in the same module run.
+  returned: always
+  type: dict
+  contains:
+    started:
+      description: Processes started.
+      type: int
+    reused:
+      description: Commands not run again because the same command already ran.
+      type: int
+    by_program:
+      description: Processes started per program.
+      type: dict
+  sample: {started: 9, reused: 4, by_program: {openssl: 6, sshd: 1, cryptsetup: 2}}
 """
 
 import os
@@ -310,9 +374,11 @@ from ansible_collections.flatcar.fips.plugins.module_utils import (
     luks2,
     openssl_cli,
     openssl_cnf,
+    plan,
     ssh_keys,
     verity,
 )
+from ansible_collections.flatcar.fips.plugins.module_utils import changes as ch
 from ansible_collections.flatcar.fips.plugins.module_utils import sshd_config as sc
 
 LAYERS = list(layers.GATHERED)
@@ -680,11 +746,31 @@ def main():
             luks_header_backup_dir=dict(type="path", default=luks2.HEADER_BACKUP_DIR),
             cryptsetup=dict(type="path"),
             reboot_signal_path=dict(type="path"),
+            plan=dict(type="dict"),
         ),
         supports_check_mode=True,
     )
-    facts = Facts(module).run()
-    module.exit_json(changed=False, ansible_facts=dict(flatcar_fips=files.printable(facts)))
+    unknown = sorted(set(module.params["plan"] or {}) - set(plan.WRITERS))
+    if unknown:
+        module.fail_json(msg="plan: unknown layer %s; plans exist for %s."
+                         % (", ".join(unknown), ", ".join(sorted(plan.WRITERS))))
+    commands = plan.share(module)
+    result = dict(changed=False)
+    # The plans and the read they build on see one state: no writer changes the host meanwhile.
+    lock = ch.lock_host(False) if module.params["plan"] else None
+    try:
+        facts = Facts(module).run()
+        if module.params["plan"]:
+            result["plan"] = {layer: plan.make(module, layer, given, module.params)
+                              for layer, given in module.params["plan"].items()}
+    except ch.Failure as e:
+        module.fail_json(msg=e.msg)
+    finally:
+        if lock is not None:
+            os.close(lock)
+    result["commands"] = commands.summary()
+    result["ansible_facts"] = dict(flatcar_fips=facts)
+    module.exit_json(**files.printable(result))
 
 
 if __name__ == "__main__":

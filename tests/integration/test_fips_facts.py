@@ -83,7 +83,8 @@ class Host:
     def facts(self, playbook, **extra):
         run = playbook("fips_facts.yml", dict(root=self.root, **extra), env=self.env)
         assert run.rc == 0, run.stdout + run.stderr
-        facts = run.task(FACTS)["ansible_facts"]["flatcar_fips"]
+        self.last = run.task(FACTS)
+        facts = self.last["ansible_facts"]["flatcar_fips"]
         results = {r["id"]: r for r in run.task(RESULTS)["ansible_facts"]["results"]}
         return facts, results
 
@@ -189,3 +190,105 @@ def test_a_broken_module_is_reported_not_fatal(playbook, host):
     assert facts["openssl"]["provider_active"] is False
     assert "openssl_fipsmodule_verified" in problem_ids(facts)
     assert facts["status"] == "partial"
+
+
+# --- plans: the writers' check mode, made in the facts run (one round trip) -------------------
+
+def writer_options(host):
+    """What the writer playbooks (tests/integration/playbooks) pass for this tree, beyond the
+    paths fips_facts already reads (those a plan takes from the facts options)."""
+    root = host.root
+    return dict(
+        sshd=dict(drop_in=root + "/sshd/etc/ssh/sshd_config.d/05-fips.conf",
+                  passwd_file=root + "/sshd/passwd", socket_activated=False),
+        openssl=dict(update_guard_script=root + "/etc/flatcar-fips/fipsmodule-refresh",
+                     update_guard_status_file=root + "/run/flatcar-fips/fipsmodule-refresh.status",
+                     systemd_dir=root + "/etc/systemd/system",
+                     distribution_openssl_cnf=[root + "/usr/share/flatcar/etc/ssl/openssl.cnf",
+                                               root + "/usr/share/ssl/openssl.cnf"]),
+        kernel=dict(present=["fips=1"]))
+
+
+def writer_check(playbook, host, layer):
+    """The writer module itself in check mode, as the role would run it."""
+    root = host.root
+    if layer == "kernel":
+        run = playbook("kernel_args.yml", dict(grub_cfg=root + "/oem/grub.cfg",
+                                               proc_cmdline=root + "/proc/cmdline",
+                                               present=["fips=1"]), check=True)
+        return run.task("Manage kernel arguments")
+    if layer == "openssl":
+        run = playbook("openssl_fips.yml", dict(root=root), env=host.env, check=True)
+        return run.task("Manage the OpenSSL FIPS provider")
+    run = playbook("sshd_crypto.yml", dict(root=host.sshd.root), check=True)
+    return run.task("Only FIPS-approved sshd algorithms")
+
+
+def test_plans_are_the_writers_check_mode(playbook, host):
+    """Before anything every writer has work, and each plan names exactly the files the writer's
+    own check mode names; once every layer is applied, every plan is empty (the role then calls
+    no writer), and the kernel plan says the reboot is still due until the host boots with it."""
+    facts = host.facts(playbook, plan=writer_options(host))[0]
+    plans = host.last["plan"]
+    for layer in ("sshd", "openssl", "kernel"):
+        plan, check = plans[layer], writer_check(playbook, host, layer)
+        assert plan["error"] is None, plan
+        assert plan["changed"] is True and check["changed"] is True
+        assert plan["files"] == check["files_changed"], layer
+    assert plans["kernel"]["reboot_required"] is True
+    # the facts read is untouched by the plans
+    assert facts["status"] == "disabled"
+
+    for layer in ("sshd", "openssl", "luks", "kernel"):
+        host.apply(playbook, layer)
+    host.facts(playbook, plan=writer_options(host))
+    plans = host.last["plan"]
+    assert {layer: p["changed"] for layer, p in plans.items()} == dict(
+        sshd=False, openssl=False, kernel=False)
+    assert all(p["files"] == [] and p["error"] is None for p in plans.values())
+    assert plans["kernel"]["reboot_required"] is True
+    for layer in ("sshd", "openssl", "kernel"):
+        assert writer_check(playbook, host, layer)["changed"] is False
+
+    host.boot(fips=True)
+    facts = host.facts(playbook, plan=writer_options(host))[0]
+    assert facts["status"] == "enabled"
+    assert host.last["plan"]["kernel"]["reboot_required"] is False
+
+
+def test_a_plan_that_cannot_be_made_says_why(playbook, host):
+    """A plan the writer would fail on is not empty: changed is null with the writer's message
+    (the role then runs the writer, which fails with it); bad options are named."""
+    os.remove(os.path.join(host.root, "usr/lib64/ossl-modules/fips.so"))
+    options = writer_options(host)
+    options["kernel"]["present"] = ["fips=1", "bad arg"]
+    options["sshd"]["no_such_option"] = 1
+    host.facts(playbook, plan=options)
+    plans = host.last["plan"]
+    assert plans["openssl"]["changed"] is None
+    assert "does not exist" in plans["openssl"]["error"]
+    assert plans["kernel"]["changed"] is None
+    assert "Invalid kernel argument" in plans["kernel"]["error"]
+    assert plans["sshd"]["changed"] is None and "no_such_option" in plans["sshd"]["error"]
+    assert os.path.exists(os.path.join(host.root, "oem/grub.cfg"))
+
+
+def test_the_read_runs_each_command_once(playbook, host):
+    """What the read costs on the host: every program started is counted; the plans reuse what
+    the facts read already ran (the openssl checks of a configuration that is already in place)."""
+    for layer in ("sshd", "openssl", "luks", "kernel"):
+        host.apply(playbook, layer)
+    host.facts(playbook)
+    alone = host.last["commands"]
+    host.facts(playbook, plan=writer_options(host))
+    planned = host.last["commands"]
+    assert alone["reused"] == 0
+    assert alone["by_program"] == dict(openssl=5, sshd=1, cryptsetup=2), alone
+    # the openssl plan runs no openssl command of its own: the file in place is the candidate,
+    # and the read already checked it (and verified fipsmodule.cnf against fips.so)
+    assert planned["by_program"]["openssl"] == alone["by_program"]["openssl"], planned
+    # sshd: the read's sshd -T, then the plan's: one sshd -T per distinct connection spec (none,
+    # and the writer's two defaults), asked once because the candidate is the current
+    # configuration, and the sshd -t of the candidate
+    assert planned["by_program"]["sshd"] == 1 + 3 + 1, planned
+    assert planned["reused"] >= 3 + 3, planned

@@ -25,10 +25,10 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 REFUSE = "Refuse, with nothing changed, what would lock Ansible out or leave the host unusable"
 
 
-def run_playbook(ansible_env, *args, timeout=300):
+def run_playbook(ansible_env, *args, timeout=300, env=None):
     proc = subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", *args],
-                          env=ansible_env(), capture_output=True, text=True, check=False,
-                          timeout=timeout, cwd=ROOT)
+                          env=ansible_env(**(env or {})), capture_output=True, text=True,
+                          check=False, timeout=timeout, cwd=ROOT)
     return proc
 
 
@@ -85,20 +85,28 @@ def test_argument_specs_reject_bad_input(ansible_env):
 
 
 @pytest.mark.parametrize("check", [True, False])
-def test_disable_on_a_host_out_of_fips_mode_changes_nothing(ansible_env, check):
+def test_disable_on_a_host_out_of_fips_mode_changes_nothing(ansible_env, check, tmp_path):
     """This machine is out of FIPS mode (a Flatcar look-alike when allowed): flatcar.fips.disable
-    runs every layer's module for real, changes nothing, and verifies FIPS mode is off."""
+    plans every layer's writer in the preflight (the writers' own check mode, on this machine's
+    real files), finds nothing to change, calls no writer, and verifies FIPS mode is off: one
+    module round trip (tests/integration/callback_plugins/round_trips.py counts them)."""
     before = digest(WATCHED)
+    trips = tmp_path / "round_trips.json"
     proc = run_playbook(ansible_env, "flatcar.fips.disable", "-e",
-                        "fips_mode_allow_non_flatcar=true", *(["--check"] if check else []))
+                        "fips_mode_allow_non_flatcar=true", *(["--check"] if check else []),
+                        env=dict(ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, "callback_plugins"),
+                                 ANSIBLE_CALLBACKS_ENABLED="round_trips", ROUND_TRIPS=str(trips)))
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     for task in ("Remove fips=1 from the OEM grub.cfg",
                  "Restore the OpenSSL configuration from before FIPS mode",
                  "Remove the FIPS sshd drop-in and restore what it replaced"):
-        assert "TASK [flatcar.fips.fips_mode : %s]" % task in out
+        assert re.search(r"TASK \[flatcar\.fips\.fips_mode : %s\] \**\nskipping: \[localhost\]"
+                         % re.escape(task), out), task
     assert "FIPS mode is disabled and verified (changed: nothing)" in out
     assert "changed=0" in out and "failed=0" in out
+    assert json.loads(trips.read_text()) == {"localhost": {"round_trips": 1, "tasks": [
+        "Read where the host stands, layer by layer, and plan each writer (preflight)"]}}
     assert digest(WATCHED) == before
 
 

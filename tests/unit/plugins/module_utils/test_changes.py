@@ -153,15 +153,15 @@ def test_a_bug_halfway_still_rolls_back(tree):
 def test_one_writer_at_a_time(monkeypatch, tmp_path):
     """The host-wide lock: a second writer waits, and says so when it times out."""
     monkeypatch.setattr(ch, "LOCK_PATHS", (str(tmp_path / "flatcar-fips.lock"),))
-    first = ch._lock(True)
+    first = ch.lock_host(True)
     with pytest.raises(ch.Failure, match=r"Another flatcar\.fips task .*lock .* is held"):
-        ch._lock(True, timeout=0.3)
+        ch.lock_host(True, timeout=0.3)
     reader = None
     with pytest.raises(ch.Failure):
-        reader = ch._lock(False, timeout=0.3)  # check mode waits for a writer too
+        reader = ch.lock_host(False, timeout=0.3)  # check mode waits for a writer too
     os.close(first)
-    reader = ch._lock(False, timeout=0.3)
-    second_reader = ch._lock(False, timeout=0.3)  # readers share
+    reader = ch.lock_host(False, timeout=0.3)
+    second_reader = ch.lock_host(False, timeout=0.3)  # readers share
     os.close(reader)
     os.close(second_reader)
 
