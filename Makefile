@@ -55,7 +55,7 @@ export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_FORCE_COLOR := 0
 
 .PHONY: help setup apt venv collection ansible-test-offline fips-so cryptsetup-fips test static sanity lint ruff \
-        changelog-lint docs-lint units integration faults e2e demo testbed-deps docs bench clean
+        changelog-lint docs-lint units integration faults e2e demo testbed-deps docs bench bench-host bench-vm bench-plot clean
 
 help:
 	@echo "make test   - set up everything and run every test tier"
@@ -200,10 +200,25 @@ demo: setup testbed-deps
 testbed-deps:
 	@$(MAKE) --no-print-directory apt APT_PACKAGES="$(TESTBED_PACKAGES)"
 
-# Benchmarks (not tests): results are recorded in docs/benchmarks.md.
-bench: setup
+# Benchmarks (not tests): results are recorded in docs/benchmarks.md. bench-vm boots two testbed
+# VMs (extensions/molecule/bench, about 20 minutes); the plot needs matplotlib, in a virtualenv
+# of its own (bench/requirements-plot.txt), cached like the main one.
+PLOT_VENV := $(CACHE)/plot-venv-$(shell cat bench/requirements-plot.txt | sha256sum | cut -c1-12)
+
+bench: bench-host bench-vm bench-plot
+
+bench-host: setup
 	python bench/fips_facts_walltime.py 20
 	python bench/report_from_cache.py 100 1000
+	python bench/fleet_verdict.py 100 300
+
+bench-vm: setup testbed-deps fips-so
+	TESTBED_CACHE="$(TESTBED_CACHE)" bash bench/vm_bench.sh
+
+bench-plot:
+	@test -f "$(PLOT_VENV)/.complete" || { rm -rf "$(PLOT_VENV)" && $(PYTHON) -m venv "$(PLOT_VENV)" && \
+	  "$(PLOT_VENV)/bin/pip" install -q -r bench/requirements-plot.txt && touch "$(PLOT_VENV)/.complete"; }
+	"$(PLOT_VENV)/bin/python" bench/plot.py
 
 docs: setup
 	python tools/role_readme.py roles/fips_mode

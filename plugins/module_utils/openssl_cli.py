@@ -42,12 +42,20 @@ def _output(out, err):
     return text or "(no output)"
 
 
+def _version_output(module, openssl):
+    """``openssl version -v -m``: the version line and the modules directory in one process
+    (``version`` and ``modules_dir`` run the same command, so fips_facts' shared commands run
+    it once)."""
+    return _run(module, openssl, ["version", "-v", "-m"], EMPTY_CONF)
+
+
 def version(module, openssl):
     """``(version, text)``: e.g. ``("3.0.19", "OpenSSL 3.0.19 27 Jan 2026 (...)")``."""
-    rc, out, err = _run(module, openssl, ["version"], EMPTY_CONF)
+    rc, out, err = _version_output(module, openssl)
     if rc != 0:
         raise OpenSSLRunError("%s version failed: %s" % (openssl, _output(out, err)))
-    text = out.strip()
+    text = next((line.strip() for line in out.splitlines()
+                 if line.strip() and not line.startswith("MODULESDIR:")), "")
     m = re.match(r"OpenSSL\s+(\d+\.\d+\.\d+)", text)
     return (m.group(1) if m else None), text
 
@@ -57,7 +65,7 @@ def modules_dir(module, openssl):
     env_dir = os.environ.get("OPENSSL_MODULES")
     if env_dir:
         return env_dir
-    rc, out, err = _run(module, openssl, ["version", "-m"], EMPTY_CONF)
+    rc, out, err = _version_output(module, openssl)
     if rc != 0:
         raise OpenSSLRunError("%s version -m failed: %s" % (openssl, _output(out, err)))
     m = re.search(r'MODULESDIR:\s*"([^"]*)"', out)
