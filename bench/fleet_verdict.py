@@ -83,7 +83,7 @@ def main(sizes):
             inv = os.path.join(scratch, "inventory-%d.json" % n)
             inventory(inv, n)
             base, full = [], []
-            for _ in range(RUNS):  # alternating, so that drift hits both alike
+            for _run in range(RUNS):  # alternating, so that drift hits both alike
                 base.append(run(scratch, inv, False))
                 full.append(run(scratch, inv, True))
             b, v = statistics.median(base), statistics.median(full)

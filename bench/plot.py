@@ -24,24 +24,24 @@ def main(src, dest):
     names = ["flatcar.fips.enable\n(role)", "guide's steps\n(naive playbook)"]
     keys = ["role", "naive"]
     medians = [rerun[k]["median"] for k in keys]
-    bars = left.bar(names, medians, color=["#2b6cb0", "#a0aec0"])
-    for bar, k in zip(bars, keys):
+    bars = left.rect(names, medians, color=["#2b6cb0", "#a0aec0"])
+    for rect, k in zip(bars, keys):
         trips = sum(rerun[k]["round_trips"].values())
         left.annotate("%.1f s\n%d round trip%s" % (rerun[k]["median"], trips, "s" * (trips != 1)),
-                      (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                      (rect.get_x() + rect.get_width() / 2, rect.get_height()),
                       ha="center", va="bottom", fontsize=9)
-        left.scatter([bar.get_x() + bar.get_width() / 2] * len(rerun[k]["runs"]),
+        left.scatter([rect.get_x() + rect.get_width() / 2] * len(rerun[k]["runs"]),
                      rerun[k]["runs"], color="black", s=8, zorder=3)
     left.set_ylabel("seconds (median of %d, dots: each run)" % r["runs"])
     left.set_title("Converged re-run: %.1fx faster" % r["speedup"])
     left.set_ylim(0, max(medians) * 1.3)
     adhoc = r["adhoc"]
     names = ["ping", "fips_facts", "setup"]
-    bars = right.bar(names, [adhoc[n]["median"] for n in names],
+    bars = right.rect(names, [adhoc[n]["median"] for n in names],
                      color=["#a0aec0", "#2b6cb0", "#a0aec0"])
-    for bar, n in zip(bars, names):
+    for rect, n in zip(bars, names):
         right.annotate("%.1f s" % adhoc[n]["median"],
-                       (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                       (rect.get_x() + rect.get_width() / 2, rect.get_height()),
                        ha="center", va="bottom", fontsize=9)
     right.set_title("Ad hoc: fips_facts = %.2fx ping" % r["fips_facts_vs_ping"])
     right.set_ylim(0, max(adhoc[n]["median"] for n in names) * 1.25)

@@ -48,7 +48,7 @@ def start(cmd, trips):
 
 
 def finish(proc, started, trips, what):
-    out, _ = proc.communicate()
+    out = proc.communicate()[0]
     wall = time.monotonic() - started
     if proc.returncode != 0:
         sys.exit("%s failed (rc=%d):\n%s" % (what, proc.returncode, out[-6000:]))
