@@ -24,7 +24,7 @@ def main(src, dest):
     names = ["flatcar.fips.enable\n(role)", "guide's steps\n(naive playbook)"]
     keys = ["role", "naive"]
     medians = [rerun[k]["median"] for k in keys]
-    bars = left.rect(names, medians, color=["#2b6cb0", "#a0aec0"])
+    bars = left.bar(names, medians, color=["#2b6cb0", "#a0aec0"])
     for rect, k in zip(bars, keys):
         trips = sum(rerun[k]["round_trips"].values())
         left.annotate("%.1f s\n%d round trip%s" % (rerun[k]["median"], trips, "s" * (trips != 1)),
@@ -37,7 +37,7 @@ def main(src, dest):
     left.set_ylim(0, max(medians) * 1.3)
     adhoc = r["adhoc"]
     names = ["ping", "fips_facts", "setup"]
-    bars = right.rect(names, [adhoc[n]["median"] for n in names],
+    bars = right.bar(names, [adhoc[n]["median"] for n in names],
                      color=["#a0aec0", "#2b6cb0", "#a0aec0"])
     for rect, n in zip(bars, names):
         right.annotate("%.1f s" % adhoc[n]["median"],
