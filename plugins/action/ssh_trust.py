@@ -7,10 +7,10 @@
 import os
 
 from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.flatcar.fips.plugins.module_utils import ssh_keys
 from ansible_collections.flatcar.fips.plugins.plugin_utils import known_hosts as kh
+from ansible_collections.flatcar.fips.plugins.plugin_utils.controller_action import ControllerAction
 
 ARGS = dict(
     host_keys=dict(type="list", elements="dict", required=True),
@@ -106,22 +106,17 @@ def client_key(cfg, user_access, password, private_key_content):
             "%s: %s" % (c["source"], c["type"]) for c in candidates)))
 
 
-class ActionModule(ActionBase):
+class ActionModule(ControllerAction):
     """Runs on the controller, as the user who runs Ansible, with the host's connection
     settings; it never connects to the host."""
 
-    TRANSFERS_FILES = False
-    _supports_check_mode = True
     _supports_diff = True
-    _requires_connection = False
+    ARGS = ARGS
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        _spec, args = self.validate_argument_spec(argument_spec=ARGS)
+    def decide(self, args, task_vars, result):
         conn = self._connection
         transport = getattr(conn, "transport", None) or ""
-        if transport.split(".")[-1] == "local" or (task_vars or {}).get(
-                "ansible_connection") == "local":
+        if transport.split(".")[-1] == "local" or task_vars.get("ansible_connection") == "local":
             na = dict(status="pass", reason="the connection is local: no SSH involved")
             result.update(changed=False, host_key=dict(na), client_key=dict(na))
             return result

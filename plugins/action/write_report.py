@@ -6,10 +6,10 @@
 import os
 
 from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.flatcar.fips.plugins.filter.fips_report import facts_and_error
 from ansible_collections.flatcar.fips.plugins.plugin_utils import compliance, report
+from ansible_collections.flatcar.fips.plugins.plugin_utils.controller_action import ControllerAction
 
 ARGS = dict(
     dir=dict(type="str", default="fips-report"),
@@ -24,17 +24,13 @@ ARGS = dict(
 )
 
 
-class ActionModule(ActionBase):
+class ActionModule(ControllerAction):
     """Runs entirely on the controller: no connection, no become, the controller user's files,
     paths relative to the directory ansible-playbook was started in."""
 
-    TRANSFERS_FILES = False
-    _supports_check_mode = True
-    _requires_connection = False
+    ARGS = ARGS
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        _spec, args = self.validate_argument_spec(argument_spec=ARGS)
+    def decide(self, args, task_vars, result):
         hostvars = task_vars["hostvars"]
         try:
             hosts = {name: facts_and_error(hostvars, name) for name in args["hosts"]}

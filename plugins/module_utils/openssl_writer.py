@@ -406,10 +406,7 @@ class OpenSSLFips:
 
     def run(self):
         try:
-            if self.p["state"] == "enabled":
-                self.enable()
-            else:
-                self.disable()
+            (self.enable if self.p["state"] == "enabled" else self.disable)()
         finally:
             self.cleanup()
         result = dict(self.result)

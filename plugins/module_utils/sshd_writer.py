@@ -371,10 +371,7 @@ class SshdCrypto:
 
     def run(self):
         try:
-            if self.p["state"] == "fips":
-                self.enable()
-            else:
-                self.absent()
+            (self.enable if self.p["state"] == "fips" else self.absent)()
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
         result = dict(self.result)
