@@ -125,6 +125,7 @@ class Changes:
         self._before = {}  # path -> state before this run touched it
         self._order = []  # paths in the order they were first touched
         self._dirs = []  # directories this run created
+        self._kept = []  # files this run created that a failure leaves in place (keep)
 
     def lock(self):
         """Take the host-wide lock (``run`` does, before the module reads anything)."""
@@ -212,6 +213,13 @@ class Changes:
         self._remember(path)
         _Link(target).restore(path)
 
+    def keep(self, path):
+        """Record a file that a step of this run created and that must outlive a failure (a
+        LUKS header backup: a failure's message may name it for a restore by hand). Never
+        rolled back."""
+        self._note(path)
+        self._kept.append(path)
+
     def remove(self, path):
         self._note(path)
         if self.check:
@@ -252,8 +260,8 @@ class Changes:
 
     @property
     def touched(self):
-        """Paths this run has actually changed on disk so far."""
-        return list(self._order)
+        """Paths this run has actually changed on disk so far (the kept ones too)."""
+        return list(self._order) + [p for p in self._kept if p not in self._order]
 
     def rollback(self):
         """Put every touched path back as it was, newest first.
@@ -323,7 +331,9 @@ def _run(module, changes, fn, context):
                     "them by hand." % "; ".join(errors))
         elif restored:
             msg += " Rolled back: %s (each is as it was before this task)." % ", ".join(restored)
-        elif "Nothing was changed" not in msg:
+        elif not extra.get("changed") and "othing was changed" not in msg:
+            # (a failure that says changed=True happened after a change this object does not
+            # undo, such as a converted LUKS keyslot: its message says what was done)
             msg += " Nothing was changed."
         extra = dict(context() if context else {}, **extra)
         extra.update(rolled_back=restored, files_changed=[p for p in touched

@@ -179,6 +179,17 @@ header_backups_removed:
   returned: with O(remove_header_backups=true)
   type: list
   elements: str
+files_changed:
+  description: Files created or removed (or that would be, in check mode) with O(state=pbkdf2)
+    - the header backup, the backups removed; the device itself is in RV(converted).
+  returned: with O(state=pbkdf2)
+  type: list
+  elements: str
+rolled_back:
+  description: On a failure while removing header backups, the backups put back as they were.
+  returned: failed after a removal
+  type: list
+  elements: str
 unreadable:
   description: Devices whose header could not be read, with the reason.
   returned: always
@@ -204,6 +215,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.flatcar.fips.plugins.module_utils import changes as ch
 from ansible_collections.flatcar.fips.plugins.module_utils import cryptsetup_cli, files, luks2
 from ansible_collections.flatcar.fips.plugins.module_utils.changes import Failure
 
@@ -214,8 +226,9 @@ def describe(header):
 
 
 class LuksPbkdf:
-    def __init__(self, module):
+    def __init__(self, module, changes):
         self.module = module
+        self.changes = changes
         self.p = module.params
         # keyslots this run has already seen open with the key (each test costs a PBKDF2 run)
         self.proven = []
@@ -386,6 +399,7 @@ class LuksPbkdf:
                 raise Failure("The header backup %s of %s does not read back as the device's "
                               "header (%s). Nothing was changed." % (path, self.device, copy))
             os.rename(tmp, path)
+            self.changes.keep(path)
         except OSError as e:
             raise Failure("Cannot write the header backup %s: %s. Nothing was changed."
                           % (path, e.strerror or e)) from e
@@ -433,14 +447,13 @@ class LuksPbkdf:
             self.module.warn("No PBKDF2 keyslot of %s opens with the given key, so its header "
                              "backups (%s) were kept." % (self.device, ", ".join(backups)))
             return
-        if not self.module.check_mode:
-            for path in backups:
-                try:
-                    os.unlink(path)
-                except OSError as e:
-                    raise Failure("The conversion is done and proven, but the header backup %s "
-                                  "cannot be removed: %s. Remove it by hand."
-                                  % (path, e.strerror or e), **result) from e
+        for path in backups:
+            try:
+                self.changes.remove(path)
+            except (OSError, files.FileError) as e:
+                raise Failure("The conversion is done and proven, but the header backup %s "
+                              "cannot be removed: %s. Remove it by hand."
+                              % (path, getattr(e, "strerror", None) or e), **result) from e
         result["header_backups_removed"] = backups
         result["changed"] = True
 
@@ -450,6 +463,9 @@ class LuksPbkdf:
         result = self.convert()
         if self.p["remove_header_backups"]:
             self.remove_backups(result)
+        done = self.changes.result()
+        result.update(files_changed=done["files_changed"],
+                      changed=result["changed"] or done["changed"])
         return result
 
 
@@ -475,11 +491,8 @@ def main():
                      ("state", "pbkdf2", ("key_file", "passphrase"), True)],
         supports_check_mode=True,
     )
-    try:
-        result = LuksPbkdf(module).run()
-    except Failure as e:
-        module.fail_json(msg=files.printable(e.msg), **files.printable(e.extra))
-    module.exit_json(**files.printable(result))
+    changes = ch.Changes(module)
+    ch.run(module, changes, LuksPbkdf(module, changes).run)
 
 
 if __name__ == "__main__":
