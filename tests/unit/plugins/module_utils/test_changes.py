@@ -188,3 +188,32 @@ def test_the_lock_is_released_when_the_module_exits(monkeypatch, tmp_path):
         with pytest.raises(SystemExit):
             ch.run(c.module, c, fn)
         assert c._lock_fd is None
+
+
+class RecordingModule(FakeModule):
+    def fail_json(self, **result):
+        self.failed = result
+        raise SystemExit(1)
+
+
+@pytest.mark.parametrize("changed, says_nothing", [(False, True), (True, False)])
+def test_a_failure_says_nothing_changed_only_when_true(monkeypatch, tree, changed, says_nothing):
+    """A kept file (a LUKS header backup) stays on a failure and is named in files_changed; a
+    failure that reports changed=True (after a change Changes does not undo, such as a converted
+    keyslot) never gets 'Nothing was changed.' appended."""
+    monkeypatch.setattr(ch, "LOCK_PATHS", (str(tree / "flatcar-fips.lock"),))
+    module = RecordingModule()
+    c = ch.Changes(module)
+    backup = tree / "header.bak"
+
+    def fn():
+        backup.write_bytes(b"header")
+        c.keep(str(backup))
+        raise ch.Failure("it broke after the backup.", changed=changed)
+
+    with pytest.raises(SystemExit):
+        ch.run(module, c, fn)
+    msg = module.failed["msg"]
+    assert ("Nothing was changed." in msg) is says_nothing
+    assert backup.read_bytes() == b"header"
+    assert module.failed["files_changed"] == [str(backup)]
