@@ -18,12 +18,12 @@ from ansible_collections.flatcar.fips.plugins.module_utils import (
 from ansible_collections.flatcar.fips.plugins.module_utils import (
     files,
     fips_guard,
+    fipsmodule,
     openssl_cli,
     openssl_cnf,
     verity,
 )
 from ansible_collections.flatcar.fips.plugins.module_utils.changes import Failure
-from ansible_collections.flatcar.fips.plugins.module_utils.fips_guard import GENERATED_HEADER
 
 GENERATED_MARKER = openssl_cnf.GENERATED_MARKER
 PRE_FIPS_SUFFIX = ".pre-fips"
@@ -85,35 +85,9 @@ class OpenSSLFips:
     # --- discovery -----------------------------------------------------------------------
 
     def discover(self):
-        openssl = openssl_cli.find(self.module, self.p["openssl"])
-        if not openssl:
-            raise Failure("The openssl program was not found%s. Install OpenSSL 3 or set the "
-                          "openssl option." % (" at %s" % self.p["openssl"] if self.p["openssl"]
-                                               else " on PATH"))
-        self.openssl = openssl
-        try:
-            version, text = openssl_cli.version(self.module, openssl)
-        except openssl_cli.OpenSSLRunError as e:
-            raise Failure(str(e)) from e
-        self.result["openssl_version"] = version
-        if not version or int(version.split(".")[0]) < 3:
-            raise Failure("%s is not OpenSSL 3 (%s): the FIPS provider needs OpenSSL 3.0 or newer."
-                          % (openssl, text))
-        fips_so = self.p["module"]
-        if not fips_so:
-            try:
-                fips_so = os.path.join(openssl_cli.modules_dir(self.module, openssl), "fips.so")
-            except openssl_cli.OpenSSLRunError as e:
-                raise Failure(str(e)) from e
-        self.fips_so = fips_so
-        self.result["module"] = fips_so
-        if os.path.isdir(fips_so):
-            raise Failure("module %s is a directory, not the fips.so provider file." % fips_so)
-        if not os.path.exists(fips_so):
-            raise Failure("The FIPS provider %s does not exist: %s was built without the FIPS "
-                          "provider (Configure enable-fips), or it lives elsewhere (set module). "
-                          "Flatcar ships /usr/lib64/ossl-modules/fips.so on every channel."
-                          % (fips_so, text))
+        self.openssl, version, _text, self.fips_so = fipsmodule.find_provider(
+            self.module, self.p["openssl"], self.p["module"])
+        self.result.update(openssl_version=version, module=self.fips_so)
 
     # --- fipsmodule.cnf ------------------------------------------------------------------
 
@@ -122,40 +96,20 @@ class OpenSSLFips:
         for validation (a generated candidate lives in a temp dir until it is installed)."""
         path = self.p["fipsmodule_cnf"]
         text = self.read(path, "FIPS module configuration")
-        self.fipsmodule_text = text
         self.fipsmodule_new = None
-        ours = text is not None and text.startswith(GENERATED_MARKER)
-        verified = False
-        verify_output = ""
+        verified, verify_output = False, ""
         if text is not None:
             self.parse(text, path, "FIPS module configuration")
             verified, verify_output = openssl_cli.fipsinstall_verify(
                 self.module, self.openssl, self.fips_so, path)
-        if verified:
-            action = "kept"
-        elif text is None:
-            action = "generated"
-        elif ours or self.p["regenerate_fipsmodule"]:
-            action = "regenerated"
-        else:
-            raise Failure(
-                "%s does not verify against %s (openssl fipsinstall -verify: %s). This module did "
-                "not generate that file (Flatcar ships it with the image): either fips.so was "
-                "modified, or the OS was updated and the host has not yet rebooted into the new "
-                "/usr. Nothing was changed. Investigate; if fips.so is genuine, run again with "
-                "regenerate_fipsmodule=true." % (path, self.fips_so, _short(verify_output)),
-                path=path)
+        action = fipsmodule.decide(path, text, verified, verify_output, self.fips_so,
+                                   self.p["regenerate_fipsmodule"])
         self.actions["fipsmodule_cnf"] = action
-        self.fipsmodule_ours = ours or action != "kept"
+        self.fipsmodule_ours = action != "kept" or text.startswith(GENERATED_MARKER)
         include_path = path
         if action != "kept":
-            scratch = self.tmpdir()
-            raw = os.path.join(scratch, "fipsmodule.cnf.raw")
-            try:
-                openssl_cli.fipsinstall(self.module, self.openssl, self.fips_so, raw)
-            except openssl_cli.OpenSSLRunError as e:
-                raise Failure("Cannot generate %s: %s. Nothing was changed." % (path, e)) from e
-            self.fipsmodule_new = GENERATED_HEADER + files.read_text(raw)
+            self.fipsmodule_new = fipsmodule.generate(self.module, self.openssl, self.fips_so,
+                                                      path, self.tmpdir())
             include_path = self.scratch_file("fipsmodule.cnf", self.fipsmodule_new)
             self.diff(path, text, self.fipsmodule_new)
         self.result["fipsmodule_generated"] = action != "kept"
@@ -415,10 +369,6 @@ class OpenSSLFips:
         result.setdefault("openssl_cnf_changes", [])
         return result
 
-
-def _short(text, n=3):
-    lines = [line for line in text.splitlines() if line.strip()]
-    return " | ".join(lines[-n:]) if lines else "(no output)"
 
 
 def argument_spec():
