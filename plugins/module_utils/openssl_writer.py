@@ -370,7 +370,6 @@ class OpenSSLFips:
         return result
 
 
-
 def argument_spec():
     """The module's options (a new dict on each call); the plan in fips_facts validates
     its own copy of them with it."""
