@@ -9,15 +9,10 @@ in check mode, with the writer's own argument spec, and returns what it would ch
 no second implementation of any decision: the plan is the writer's check mode, so a plan that
 says "nothing to change" is exactly what the writer module would have said.
 
-:class:`Commands` lets the facts read and the plans share the commands they run: the same
-command with the same arguments, environment and input runs once per module run (every command
-these modules run is a read-only query, or writes into a scratch directory of its own), and
-every command run is counted for the result (``commands``).
+The facts read and the plans share the commands they run (``commands.share``).
 
 Standard library only: runs on the managed host.
 """
-
-import os
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
@@ -46,40 +41,6 @@ SHARED_OPTIONS = {
                 "update_guard_status_file": "update_guard_status_file"},
     "kernel": {"grub_cfg": "path", "proc_cmdline": "proc_cmdline"},
 }
-
-
-class Commands:
-    """``module.run_command`` with a memory and a count (see the module docstring)."""
-
-    def __init__(self, run_command):
-        self._run = run_command
-        self._seen = {}
-        self.run = []  # basename of each program actually started, in order
-        self.reused = 0
-
-    def __call__(self, args, **kwargs):
-        key = repr((list(args) if not isinstance(args, str) else args, sorted(kwargs.items())))
-        if key in self._seen:
-            self.reused += 1
-            return self._seen[key]
-        result = self._run(args, **kwargs)
-        program = args.split()[0] if isinstance(args, str) else args[0]
-        self.run.append(os.path.basename(str(program)))
-        self._seen[key] = result
-        return result
-
-    def summary(self):
-        by_program = {}
-        for name in self.run:
-            by_program[name] = by_program.get(name, 0) + 1
-        return dict(started=len(self.run), reused=self.reused, by_program=by_program)
-
-
-def share(module):
-    """Route every ``module.run_command`` of this run through one :class:`Commands`."""
-    commands = Commands(module.run_command)
-    module.run_command = commands
-    return commands
 
 
 class _PlanModule:

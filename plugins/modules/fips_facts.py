@@ -367,6 +367,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.flatcar.fips.plugins.module_utils import (
     algorithms,
     cmvp,
+    commands,
     cryptsetup_cli,
     files,
     grub_cfg,
@@ -374,7 +375,6 @@ from ansible_collections.flatcar.fips.plugins.module_utils import (
     luks2,
     openssl_cli,
     openssl_cnf,
-    plan,
     ssh_keys,
     verity,
 )
@@ -750,25 +750,29 @@ def main():
         ),
         supports_check_mode=True,
     )
-    unknown = sorted(set(module.params["plan"] or {}) - set(plan.WRITERS))
-    if unknown:
-        module.fail_json(msg="plan: unknown layer %s; plans exist for %s."
-                         % (", ".join(unknown), ", ".join(sorted(plan.WRITERS))))
-    commands = plan.share(module)
+    planned = module.params["plan"] or {}
+    if planned:
+        # only then: the writers' code is imported (it weighs on every ad hoc read otherwise)
+        from ansible_collections.flatcar.fips.plugins.module_utils import plan  # noqa: PLC0415
+        unknown = sorted(set(planned) - set(plan.WRITERS))
+        if unknown:
+            module.fail_json(msg="plan: unknown layer %s; plans exist for %s."
+                             % (", ".join(unknown), ", ".join(sorted(plan.WRITERS))))
+    started = commands.share(module)
     result = dict(changed=False)
     # The plans and the read they build on see one state: no writer changes the host meanwhile.
-    lock = ch.lock_host(False) if module.params["plan"] else None
+    lock = ch.lock_host(False) if planned else None
     try:
         facts = Facts(module).run()
-        if module.params["plan"]:
+        if planned:
             result["plan"] = {layer: plan.make(module, layer, given, module.params)
-                              for layer, given in module.params["plan"].items()}
+                              for layer, given in planned.items()}
     except ch.Failure as e:
         module.fail_json(msg=e.msg)
     finally:
         if lock is not None:
             os.close(lock)
-    result["commands"] = commands.summary()
+    result["commands"] = started.summary()
     result["ansible_facts"] = dict(flatcar_fips=facts)
     module.exit_json(**files.printable(result))
 
