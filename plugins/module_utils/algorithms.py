@@ -50,7 +50,9 @@ QUERY = {
     "HostKeyAlgorithms": "key-sig",
     "PubkeyAcceptedAlgorithms": "key-sig",
     "HostbasedAcceptedAlgorithms": "key-sig",
-    "CASignatureAlgorithms": "sig",
+    # "key-sig" lists every signature algorithm "sig" does (and the certificate types, which
+    # no approved CA signature name matches): one ssh -Q fewer for the same answer
+    "CASignatureAlgorithms": "key-sig",
 }
 MIN_RSA_BITS = 2048
 REQUIRED_RSA_SIZE = "RequiredRSASize"
