@@ -195,6 +195,18 @@ EXAMPLES = r"""
   flatcar.fips.fips_facts:
     gather: [kernel, openssl]
 
+- name: Read every layer and plan two writers in the same round trip
+  flatcar.fips.fips_facts:
+    plan:
+      sshd: {state: fips}
+      kernel: {present: [fips=1]}
+  register: fips_read
+
+- name: Call the writer only when its plan has work (or could not be made)
+  flatcar.fips.kernel_args:
+    present: [fips=1]
+  when: fips_read.plan.kernel.changed is not false
+
 # Ad hoc, for an auditor:
 #   ansible flatcar -b -m flatcar.fips.fips_facts
 """
