@@ -331,7 +331,7 @@ def _run(module, changes, fn, context):
                     "them by hand." % "; ".join(errors))
         elif restored:
             msg += " Rolled back: %s (each is as it was before this task)." % ", ".join(restored)
-        elif not extra.get("changed") and "othing was changed" not in msg:
+        elif not extra.get("changed") and "nothing was changed" not in msg.lower():
             # (a failure that says changed=True happened after a change this object does not
             # undo, such as a converted LUKS keyslot: its message says what was done)
             msg += " Nothing was changed."

@@ -71,20 +71,19 @@ def options(layer, given, facts_params):
 
 
 def _runner(layer, module):
+    """The writer's ``run`` for this layer, on ``module`` (check mode: it changes nothing)."""
     if layer == "sshd":
-        runner = sshd_writer.SshdCrypto(module)
-        return runner.changes, runner.run
+        return sshd_writer.SshdCrypto(module).run
     if layer == "openssl":
-        runner = openssl_writer.OpenSSLFips(module)
-        return runner.changes, runner.run
-    changes = ch.Changes(module)
-    return changes, kernel_writer.KernelArgs(module, changes).run
+        return openssl_writer.OpenSSLFips(module).run
+    return kernel_writer.KernelArgs(module, ch.Changes(module)).run
 
 
 def make(module, layer, given, facts_params):
     """The plan of one writer: ``changed`` (True, False, or None when the writer would fail:
     ``error`` says why, and the role then runs the writer, which fails with that message),
-    ``files`` it would change, its ``warnings``, and for ``kernel`` ``reboot_required``."""
+    ``files`` it would change, its ``warnings``, and for ``kernel`` ``reboot_required``.
+    The caller holds the host-wide lock (shared) around the read and every plan."""
     name, util = WRITERS[layer]
     validated = ArgumentSpecValidator(util.argument_spec()).validate(
         options(layer, given, facts_params))
@@ -93,15 +92,13 @@ def make(module, layer, given, facts_params):
         plan["error"] = "%s options: %s" % (name, "; ".join(validated.error_messages))
         return plan
     proxy = _PlanModule(module, validated.validated_parameters)
-    changes, run = _runner(layer, proxy)
+    run = _runner(layer, proxy)
     try:
-        changes.lock()
         result = run()
     except (ch.Failure, files.FileError, OSError) as e:
         plan["error"] = ch.cause(e)[0]
         return plan
     finally:
-        changes.unlock()
         plan["warnings"] = proxy.warnings
     plan.update(changed=result["changed"], files=result["files_changed"])
     if layer == "kernel":

@@ -764,8 +764,9 @@ def main():
     )
     planned = module.params["plan"] or {}
     if planned:
-        # only then: the writers' code is imported (it weighs on every ad hoc read otherwise)
-        from ansible_collections.flatcar.fips.plugins.module_utils import plan  # noqa: PLC0415
+        # Imported here, not at the top, on purpose: the three writers' code is loaded only when a
+        # plan is asked for, so an ad hoc read does not pay for it (AnsiballZ still ships it).
+        from ansible_collections.flatcar.fips.plugins.module_utils import plan  # noqa: PLC0415  (lazy on purpose, see above)
         unknown = sorted(set(planned) - set(plan.WRITERS))
         if unknown:
             module.fail_json(msg="plan: unknown layer %s; plans exist for %s."
@@ -773,8 +774,9 @@ def main():
     started = commands.share(module)
     result = dict(changed=False)
     # The plans and the read they build on see one state: no writer changes the host meanwhile.
-    lock = ch.lock_host(False) if planned else None
+    lock = None
     try:
+        lock = ch.lock_host(False) if planned else None
         facts = Facts(module).run()
         if planned:
             result["plan"] = {layer: plan.make(module, layer, given, module.params)

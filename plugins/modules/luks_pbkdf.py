@@ -225,6 +225,12 @@ def describe(header):
                 non_pbkdf2=luks2.non_pbkdf2(header))
 
 
+def _context(result):
+    """The result so far, for a failure's extra keys: its ``msg`` (a re-run's note) gives way to
+    the failure's own message."""
+    return {key: value for key, value in result.items() if key != "msg"}
+
+
 class LuksPbkdf:
     def __init__(self, module, changes):
         self.module = module
@@ -433,7 +439,7 @@ class LuksPbkdf:
         except (OSError, luks2.LuksError) as e:
             raise Failure("The header of %s cannot be read to prove the key before removing "
                           "its backups: %s. Nothing was removed." % (self.device, e),
-                          **result) from e
+                          **_context(result)) from e
         pbkdf2 = [s for s, d in sorted(header["keyslots"].items()) if d.get("kdf") == "pbkdf2"]
         # slots this run converted were proven to open right after their conversion
         proven = self.proven or [s for s in pbkdf2 if self.opens(s)]
@@ -453,7 +459,8 @@ class LuksPbkdf:
             except (OSError, files.FileError) as e:
                 raise Failure("The conversion is done and proven, but the header backup %s "
                               "cannot be removed: %s. Remove it by hand."
-                              % (path, getattr(e, "strerror", None) or e), **result) from e
+                              % (path, getattr(e, "strerror", None) or e),
+                              **_context(result)) from e
         result["header_backups_removed"] = backups
         result["changed"] = True
 

@@ -24,3 +24,22 @@ def test_input_rules_are_the_argument_spec(run_module, args, message):
     assert r.get("failed"), r
     assert message in r["msg"], r["msg"]
     assert "changed" not in r or r["changed"] is False
+
+
+def test_a_failure_after_a_re_run_note_keeps_its_own_message(tmp_path):
+    """A re-run whose key already opens a PBKDF2 keyslot returns a note in msg; when removing the
+    header backups then fails, the failure carries that result without its msg (a second msg
+    made the Failure itself raise TypeError)."""
+
+    class Module:
+        check_mode = False
+
+        def __init__(self):
+            self.params = dict(header_backup_dir=str(tmp_path), header_backup=None)
+
+    runner = luks_pbkdf.LuksPbkdf(Module(), None)
+    runner.device = str(tmp_path / "gone.img")
+    with pytest.raises(luks_pbkdf.Failure) as e:
+        runner.remove_backups(dict(changed=False, msg="The key opens keyslot 0 ..."))
+    assert "cannot be read to prove the key" in e.value.msg
+    assert "msg" not in e.value.extra and e.value.extra["changed"] is False
