@@ -110,6 +110,8 @@ class Layout:
         self.flatcar_drop_in = os.path.join(self.dropin_dir, "50-flatcar-sshd.conf")
         self.authorized_keys = os.path.join(root, "authorized_keys")
         self.passwd = os.path.join(root, "passwd")
+        # this tree's own ssh -Q cache (sshd_crypto's default is /var/cache/flatcar-fips)
+        self.supported_cache = os.path.join(root, "var/cache/flatcar-fips/ssh-supported.json")
         os.makedirs(self.dropin_dir)
         host_key_lines = []
         for name in host_keys:
@@ -164,7 +166,7 @@ class Layout:
 
     def module_args(self, **extra):
         args = dict(sshd_config=self.main, drop_in=self.drop_in, passwd_file=self.passwd,
-                    socket_activated=True)
+                    socket_activated=True, supported_cache=self.supported_cache)
         args.update(extra)
         return args
 

@@ -336,9 +336,16 @@ def backup_name(path):
 
 
 def sha256_file(path):
-    """The SHA-256 (hex) of a file, read in chunks."""
+    """The SHA-256 (hex) of the regular file ``path`` (see :func:`open_regular`), read in
+    chunks. Raises :class:`FileError`, also when it does not exist."""
+    f = open_regular(path)
+    if f is None:
+        raise FileError("cannot read %s: it does not exist" % path)
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
+    with f:
+        try:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        except OSError as e:
+            raise FileError("cannot read %s: %s" % (path, e.strerror or e)) from e
     return h.hexdigest()

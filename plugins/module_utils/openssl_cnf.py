@@ -52,6 +52,10 @@ class OpenSSLCnfError(LineError):
 
 def _strip_comment(text):
     """Remove an unquoted, unescaped ``#`` comment."""
+    if "#" not in text:
+        return text
+    if not any(c in text for c in "\\\"'"):
+        return text[:text.index("#")]
     out, quote, i = [], None, 0
     while i < len(text):
         c = text[i]

@@ -13,7 +13,12 @@ import os
 import shutil
 import tempfile
 
-from ansible_collections.flatcar.fips.plugins.module_utils import algorithms, files, ssh_keys
+from ansible_collections.flatcar.fips.plugins.module_utils import (
+    algorithms,
+    files,
+    ssh_keys,
+    ssh_supported,
+)
 from ansible_collections.flatcar.fips.plugins.module_utils import changes as ch
 from ansible_collections.flatcar.fips.plugins.module_utils import sshd_config as sc
 from ansible_collections.flatcar.fips.plugins.module_utils.changes import Failure
@@ -39,8 +44,9 @@ class SshdCrypto:
         self.drop_in = self.p["drop_in"]
         self.changes = ch.Changes(module)
         self.result = dict(main_config_fixed=[], removed={}, effective={},
-                           host_keys=[], users_without_fips_key=[])
+                           host_keys=[], users_without_fips_key=[], supported=None)
         self.tmp = tempfile.mkdtemp(prefix="flatcar-fips-sshd.", dir=module.tmpdir)
+        self.keep_supported = None
 
     # --- tools ---------------------------------------------------------------------------
 
@@ -52,17 +58,41 @@ class SshdCrypto:
         self.sshd = sshd
 
     def supported(self):
+        """``{query: names}``: what this OpenSSH supports (``ssh -Q``), from the cache of the
+        same ``ssh`` binary when there is one (``ssh_supported``); the result says which."""
         ssh = self.p["ssh"] or self.module.get_bin_path("ssh")
         if not ssh:
             self.module.warn("ssh (the client) was not found: the allow-lists are not limited to "
                              "what this OpenSSH supports; sshd -t will still validate them.")
             return {}
+        queries = sorted(set(algorithms.QUERY.values()))
+        cache = self.p["supported_cache"]
+        try:
+            digest = files.sha256_file(ssh)
+        except OSError:
+            digest = None  # ssh -Q below says what is wrong with it
+        known = digest and ssh_supported.load(cache, digest, queries)
+        self.result["supported"] = dict(ssh=ssh, sha256=digest, cache=cache or None,
+                                        source="cache" if known else "ssh -Q",
+                                        cache_written=False)
+        if known:
+            return known
         result = {}
-        for query in set(algorithms.QUERY.values()):
+        for query in queries:
             rc, out, _err = self.module.run_command([ssh, "-Q", query])
             if rc == 0:
                 result[query] = set(out.split())
+        if cache and digest and not self.check and len(result) == len(queries):
+            self.keep_supported = (cache, ssh, digest, result)  # once the run has succeeded
         return result
+
+    def save_supported(self):
+        if self.keep_supported:
+            why = ssh_supported.save(self.module, *self.keep_supported)
+            if why:
+                self.module.warn("The answers of ssh -Q were not kept for the next run (%s); "
+                                 "the next run asks ssh again." % why)
+            self.result["supported"]["cache_written"] = why is None
 
     def sshd_effective(self, config_path, origin=None, spec=None, test_only=False):
         """Run ``sshd -t`` or ``sshd -T`` on ``config_path``; errors name the real files."""
@@ -115,9 +145,11 @@ class SshdCrypto:
         flat, origin = (self.main, None) if name == "current" else self.flat_file(config, name)
 
         def ask():
-            return self.sshd_effective(flat, origin), {
-                spec: self.sshd_effective(flat, origin, spec)
-                for spec in self.p["connection_specs"]}
+            raw = self.sshd_effective(flat, origin)
+            if not config.conditional():
+                return raw, {}  # every connection spec gets raw (Config.conditional)
+            return raw, {spec: self.sshd_effective(flat, origin, spec)
+                         for spec in self.p["connection_specs"]}
 
         try:
             try:
@@ -351,10 +383,11 @@ class SshdCrypto:
             raw = self.sshd_effective(self.main)
             lists = {k: _split(raw.get(k.lower(), "")) for k in algorithms.KEYWORDS}
             matched = {}
-            for spec in self.p["connection_specs"]:
+            installed = self.load()
+            for spec in self.p["connection_specs"] if installed.conditional() else ():
                 eff = self.sshd_effective(self.main, spec=spec)
                 matched[spec] = {k: _split(eff.get(k.lower(), "")) for k in algorithms.KEYWORDS}
-            matched.update(self.match_scopes(self.load(), "installed"))
+            matched.update(self.match_scopes(installed, "installed"))
             self.assert_approved(lists, matched, "the installed configuration")
             self.result["effective"] = lists
         except Failure as e:
@@ -369,6 +402,8 @@ class SshdCrypto:
         if os.path.lexists(self.drop_in):
             self.changes.diff(self.drop_in, read_file(self.drop_in), "")
             self.changes.remove(self.drop_in)
+        if self.p["supported_cache"] and os.path.lexists(self.p["supported_cache"]):
+            self.changes.remove(self.p["supported_cache"])  # a state=fips run wrote it
         for path in sorted(current.files):
             saved = path + PRE_FIPS_SUFFIX
             if not os.path.lexists(saved):
@@ -398,6 +433,7 @@ class SshdCrypto:
     def run(self):
         try:
             (self.enable if self.p["state"] == "fips" else self.absent)()
+            self.save_supported()
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
         result = dict(self.result)
@@ -425,6 +461,7 @@ def argument_spec():
         drop_in=dict(type="path", default=algorithms.DROP_IN),
         sshd=dict(type="path"),
         ssh=dict(type="path"),
+        supported_cache=dict(type="path", default=ssh_supported.DEFAULT_CACHE),
         connection_specs=dict(type="list", elements="str",
                               default=["user=core,host=localhost,addr=127.0.0.1",
                                        "user=root,host=localhost,addr=127.0.0.1"]),

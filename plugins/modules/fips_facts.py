@@ -119,9 +119,10 @@ options:
     description:
       - "Users whose public-key access is examined in detail, with sshd's effective settings for
         each (C(sshd -T -C user=NAME,host=localhost,addr=127.0.0.1), so C(Match User) blocks
-        apply): every C(AuthorizedKeysFile) with its tokens (C(%h), C(%u), C(%U), C(%%)), the
-        keys with their SHA256 fingerprints, and C(AuthorizedKeysCommand) and
-        C(TrustedUserCAKeys), which make the answer C(unknown)."
+        apply; when no file sshd reads has a C(Match) line, that is what C(sshd -T) printed,
+        and it is not asked again): every C(AuthorizedKeysFile) with its tokens (C(%h),
+        C(%u), C(%U), C(%%)), the keys with their SHA256 fingerprints, and
+        C(AuthorizedKeysCommand) and C(TrustedUserCAKeys), which make the answer C(unknown)."
       - Reported in C(sshd.users). The P(flatcar.fips.fips_mode#role) role passes the user Ansible
         connects as and C(fips_mode_ssh_users).
     type: list
@@ -172,6 +173,9 @@ options:
       - Planning takes the host-wide lock of the writers shared (it waits while one of them is
         changing the host) and runs what their check mode runs (C(sshd -T) and C(sshd -t) on the
         candidate, the C(openssl) checks); a command the facts read already ran is not run again.
+        The C(sshd) plan reads what this OpenSSH supports from the cache M(flatcar.fips.sshd_crypto)
+        keeps per C(ssh) binary (its O(flatcar.fips.sshd_crypto#module:supported_cache)), and
+        asks C(ssh -Q) only without one.
     type: dict
 notes:
   - Reading LUKS headers of block devices and C(sshd -T) need root (C(become)).
@@ -629,6 +633,7 @@ class Facts:
             self.errors["sshd"] = "sshd was not found (%s)" % (self.p["sshd"] or "PATH")
             return facts
         main = self.p["sshd_config"]
+        cfg = None
         try:
             cfg = sc.Config(main, files.read_text)
             facts["include_effective"] = [p for p, m in cfg.reads if m is None or m == "all"]
@@ -650,6 +655,7 @@ class Facts:
                 main, sc.SSHD_ERROR_CAUSES[cause], message)
             return facts
         facts["config_ok"] = True
+        global_out = out
         raw = sc.parse_effective(out)
         effective, bad = {}, {}
         for keyword in algorithms.KEYWORDS:
@@ -666,9 +672,12 @@ class Facts:
         facts["users_without_fips_key"] = ssh_keys.users_without_fips_key(
             passwd, raw.get("authorizedkeysfile", ".ssh/authorized_keys").split(), read)
         facts["users"] = {}
+        conditional = cfg is None or cfg.conditional()
         for user in self.p["ssh_users"]:
             spec = "user=%s,host=localhost,addr=127.0.0.1" % user
-            rc, out, err = self.module.run_command([sshd, "-T", "-f", main, "-C", spec])
+            # without a Match block, sshd -T -C prints what sshd -T printed (Config.conditional)
+            rc, out, err = (self.module.run_command([sshd, "-T", "-f", main, "-C", spec])
+                            if conditional else (0, global_out, ""))
             if rc != 0:
                 facts["users"][user] = dict(status="unknown", reason="sshd -T -C %s failed: %s"
                                             % (spec, (err or out).strip()))

@@ -30,6 +30,8 @@ description:
     nothing is written (or what was written is rolled back). Both checks evaluate the global
     values, every O(connection_specs) entry and every C(Match) block that sets an algorithm
     keyword (that block switched on alone, whatever its criteria, users, groups or addresses).
+    When no file sshd reads has a C(Match) line, every connection spec gets the global values
+    (C(sshd -T -C) prints what C(sshd -T) prints), so the specs are not asked about one by one.
   - All or nothing. When any write of the task fails (the main file after the drop-in, a
     C(.pre-fips) copy, a read-only or full C(/etc/ssh)), every file already written, and a host
     key it generated, is put back as it was, and the failure lists them in RV(rolled_back).
@@ -137,6 +139,19 @@ options:
   ssh:
     description: The ssh client, asked which algorithms this OpenSSH supports (C(ssh -Q)).
     type: path
+  supported_cache:
+    description:
+      - Where the answers of C(ssh -Q) are kept, keyed by the SHA-256 of the O(ssh) binary that
+        gave them (they are compiled into it). A run whose O(ssh) has the same digest reads them
+        instead of starting C(ssh) four times (so does the plan
+        M(flatcar.fips.fips_facts) makes for this module); another binary, after an OS update,
+        is asked again.
+      - Written by a run that asked C(ssh), never in check mode; it is not a change to the host
+        (the task stays C(ok)), and a cache that cannot be written only costs the next run
+        time. Read only when it is a regular file that no one but root can write.
+      - O(state=absent) removes it. An empty string turns the cache off.
+    type: path
+    default: /var/cache/flatcar-fips/ssh-supported.json
   connection_specs:
     description:
       - Connection specifications for C(sshd -T -C) so that C(Match) blocks are evaluated, for
@@ -201,6 +216,15 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+supported:
+  description:
+    - Where this run learned what this OpenSSH supports (C(state=fips) only; null otherwise).
+    - C(source) is C(cache) (the answers kept for the binary with this C(sha256)) or
+      C(ssh -Q); C(cache_written) is true when this run kept them for the next one.
+  returned: always
+  type: dict
+  sample: {ssh: /usr/bin/ssh, sha256: 3f1c..., cache: /var/cache/flatcar-fips/ssh-supported.json,
+           source: cache, cache_written: false}
 effective:
   description: The effective algorithm lists after the task (C(sshd -T)), by keyword.
   returned: always

@@ -200,7 +200,8 @@ def writer_options(host):
     root = host.root
     return dict(
         sshd=dict(drop_in=root + "/sshd/etc/ssh/sshd_config.d/05-fips.conf",
-                  passwd_file=root + "/sshd/passwd", socket_activated=False),
+                  passwd_file=root + "/sshd/passwd", socket_activated=False,
+                  supported_cache=host.sshd.supported_cache),
         openssl=dict(update_guard_script=root + "/etc/flatcar-fips/fipsmodule-refresh",
                      update_guard_status_file=root + "/run/flatcar-fips/fipsmodule-refresh.status",
                      systemd_dir=root + "/etc/systemd/system",
@@ -288,8 +289,15 @@ def test_the_read_runs_each_command_once(playbook, host):
     # and the read already checked it (and verified fipsmodule.cnf against fips.so)
     assert planned["by_program"]["openssl"] == alone["by_program"]["openssl"], planned
     # sshd: the read's sshd -T of the main file, which the plan reuses for the current
-    # configuration, then one sshd -T per connection spec the read did not ask about (the
-    # writer's two defaults); nothing for the candidate, which is the current configuration
-    # byte for byte (no sshd -t either: sshd -T checked it)
-    assert planned["by_program"]["sshd"] == 1 + 2, planned
+    # configuration; no sshd -T per connection spec, as no file has a Match line (each spec
+    # gets what sshd -T printed); nothing for the candidate, which is the current
+    # configuration byte for byte (no sshd -t either: sshd -T checked it); and no ssh -Q: the
+    # sshd writer's run kept its answers for this ssh binary
+    assert planned["by_program"] == alone["by_program"], planned
     assert planned["reused"] >= 1 + 3, planned
+    # a Match block (even one that sets no algorithm): then each spec is asked about
+    with open(host.sshd.main, "a") as f:
+        f.write("Match User nobody\n    X11Forwarding no\n")
+    host.facts(playbook, plan=writer_options(host))
+    assert host.last["plan"]["sshd"]["changed"] is False, host.last["plan"]["sshd"]
+    assert host.last["commands"]["by_program"]["sshd"] == 1 + 2, host.last["commands"]

@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+from ansible_collections.flatcar.fips.plugins.module_utils import files
 from ansible_collections.flatcar.fips.plugins.module_utils import sshd_config as sc
 
 
@@ -124,3 +125,35 @@ def test_replace_value_keeps_indentation():
 def test_parse_effective():
     eff = sc.parse_effective("ciphers a,b\nhostkey /k1\nhostkey /k2\n")
     assert eff == {"ciphers": "a,b", "hostkey": "/k1\n/k2"}
+
+
+@pytest.mark.parametrize("text, conditional", [
+    ("Port 22\nPasswordAuthentication no\n", False),
+    ("Port 22\nMatch User deploy\n  PasswordAuthentication yes\n", True),
+    ("Port 22\nmatch all\n", True),  # Match all changes nothing, but any Match line asks sshd
+    ("Port 22\n  MATCH=Address 10.0.0.0/8\n", True),
+    ("Port 22\n# Match User deploy\nMatchless yes\n", False),
+    ("Include extra.conf\n", True),  # a Match line in an included file
+])
+def test_conditional_says_when_a_spec_can_change_the_answer(tmp_path, text, conditional):
+    """Without a Match line in any file sshd reads, sshd -T -C spec prints what sshd -T
+    prints; so only then may the spec's own sshd -T be left out."""
+    main = tmp_path / "sshd_config"
+    main.write_text(text)
+    (tmp_path / "extra.conf").write_text("Match Group admins\n  X11Forwarding no\n")
+    assert sc.Config(str(main), files.read_text).conditional() is conditional
+    if conditional or "Matchless" in text:
+        return
+    # the premise, asked of the real sshd: no Match line, the same answer for any spec
+    key = tmp_path / "hostkey"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ecdsa", "-N", "", "-f", str(key)], check=True)
+    main.write_text(text + "HostKey %s\n" % key)
+    os.makedirs("/run/sshd", exist_ok=True)
+
+    def ask(*extra):
+        return subprocess.run(["/usr/sbin/sshd", "-T", "-f", str(main), *extra], check=True,
+                              capture_output=True, text=True, timeout=60).stdout
+
+    for spec in ("user=root,host=localhost,addr=127.0.0.1", "user=core,host=a.example,"
+                 "addr=192.0.2.7,laddr=10.0.0.1,lport=2222"):
+        assert ask("-C", spec) == ask()

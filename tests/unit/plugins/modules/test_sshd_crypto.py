@@ -3,7 +3,9 @@
 """sshd_crypto through AnsibleModule over every Flatcar sshd layout, judged by the real
 sshd -T (OpenSSH from Debian, installed by make setup)."""
 
+import json
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -206,3 +208,55 @@ def test_prefixed_values_before_the_include(run_module, tmp_path, keys):
     approved_only(layout.effective())
     with open(os.path.join(layout.dropin_dir, "60-local.conf")) as f:
         assert f.read() == "Ciphers -aes128-ctr\nMACs +hmac-sha1\n"  # not ours: untouched
+
+
+def test_ssh_q_answers_are_kept_per_ssh_binary(run_module, tmp_path, keys):
+    """ssh -Q's answers are compiled into ssh: a real run keeps them keyed by the binary's
+    SHA-256 (check mode never writes them), the next run uses them instead of starting ssh, and
+    another binary (an OS update), a cache someone else could write or a damaged cache is not
+    believed: ssh is asked again."""
+    layout = Layout(str(tmp_path / "tree"), "stable", keys)
+    ssh = str(tmp_path / "ssh")
+    shutil.copy2(shutil.which("ssh"), ssh)
+    cache = layout.supported_cache
+
+    def run(check=False):
+        return run_module(sshd_crypto.main, layout.module_args(ssh=ssh), check_mode=check)
+
+    planned = run(check=True)
+    assert planned["supported"]["source"] == "ssh -Q"
+    assert not planned["supported"]["cache_written"] and not os.path.exists(cache)
+    first = run()
+    assert first["changed"] and first["supported"]["cache_written"], first["supported"]
+    assert os.stat(cache).st_mode & 0o777 == 0o644
+    with open(cache) as f:
+        kept = json.load(f)
+    assert kept["sha256"] == first["supported"]["sha256"]
+    assert "aes128-gcm@openssh.com" in kept["answers"]["cipher"]
+    again = run()
+    assert again["supported"]["source"] == "cache" and again["changed"] is False
+    assert not again["supported"]["cache_written"]
+    assert again["effective"] == first["effective"]
+    # the answers decide: a cache saying this ssh lacks aes128-gcm plans a drop-in without it
+    kept["answers"]["cipher"].remove("aes128-gcm@openssh.com")
+    with open(cache, "w") as f:
+        json.dump(kept, f)
+    told = run(check=True)
+    assert told["supported"]["source"] == "cache" and told["changed"] is True
+    # not believed: writable by the group, not JSON, or another binary
+    os.chmod(cache, 0o664)
+    assert run(check=True)["supported"]["source"] == "ssh -Q"
+    os.chmod(cache, 0o644)
+    with open(cache, "w") as f:
+        f.write("{not json")
+    assert run(check=True)["supported"]["source"] == "ssh -Q"
+    with open(ssh, "ab") as f:
+        f.write(b"\0")  # trailing bytes: the same program, another digest
+    updated = run()
+    assert updated["supported"]["source"] == "ssh -Q" and updated["changed"] is False
+    assert updated["supported"]["cache_written"]
+    with open(cache) as f:
+        assert json.load(f)["sha256"] == updated["supported"]["sha256"] != kept["sha256"]
+    # state=absent takes the cache away with the drop-in (it was written for state=fips)
+    gone = run_module(sshd_crypto.main, layout.module_args(ssh=ssh, state="absent"))
+    assert gone["changed"] and cache in gone["files_changed"] and not os.path.exists(cache)
