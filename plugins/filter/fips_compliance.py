@@ -21,8 +21,7 @@ description:
   - The same code gives M(flatcar.fips.fips_facts) its C(status) and C(problems), and the
     C(flatcar.fips.report) playbook its verdicts.
   - Runs on the controller and needs the C(jmespath) Python library there.
-author:
-  - flatcar.fips contributors (!UNKNOWN)
+author: flatcar.fips contributors (!UNKNOWN)
 options:
   _input:
     description:

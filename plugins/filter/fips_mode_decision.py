@@ -21,8 +21,7 @@ description:
     the rollout at a failed host: the task, why, and the hosts never reached."
   - Meant for the role and the collection's playbooks; the options each decision reads are
     listed with them.
-author:
-  - flatcar.fips contributors (!UNKNOWN)
+author: flatcar.fips contributors (!UNKNOWN)
 options:
   _input:
     description: The decision.

@@ -16,8 +16,7 @@ description:
     V(enabled).
   - M(flatcar.fips.write_report) writes the same data as files; use this filter to work with the
     data in a play.
-author:
-  - flatcar.fips contributors (!UNKNOWN)
+author: flatcar.fips contributors (!UNKNOWN)
 options:
   _input:
     description: The host names to report on.

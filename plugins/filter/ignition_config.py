@@ -29,8 +29,7 @@ description:
     to a file and reference it from theirs with C(ignition.config.merge) (in Butane:
     C(ignition: {config: {merge: [{local: fips.ign}]}}) and C(butane --files-dir DIR))."
   - Runs on the controller.
-author:
-  - flatcar.fips contributors (!UNKNOWN)
+author: flatcar.fips contributors (!UNKNOWN)
 options:
   _input:
     description:

@@ -13,8 +13,7 @@ description:
   - The same rules as M(flatcar.fips.sshd_crypto) and M(flatcar.fips.fips_facts) apply (one
     allow-list in the collection). The P(flatcar.fips.fips_mode#role) role uses it to refuse to lock
     out the key Ansible connects with.
-author:
-  - flatcar.fips contributors (!UNKNOWN)
+author: flatcar.fips contributors (!UNKNOWN)
 options:
   _input:
     description: The public key text.

@@ -429,15 +429,10 @@ class GrubCfg:
                     yield Arg(w, a.lineno, a.conditional)
 
 
-class Edit:
+class Edit(collections.namedtuple("Edit", "original text args removed added")):
     """The result of :meth:`GrubCfg.edit`."""
 
-    def __init__(self, original, text, args, removed, added):
-        self.original = original
-        self.text = text
-        self.args = args
-        self.removed = removed
-        self.added = added
+    __slots__ = ()
 
     @property
     def changed(self):

@@ -36,8 +36,7 @@ description:
     coordinator there, and whether this collection signalled it."
   - Read-only, one module run per host, a handful of short commands. Never fails on a partial or
     non-Flatcar host; what cannot be known is C(null) with a reason in C(errors).
-author:
-  - flatcar.fips contributors (!UNKNOWN)
+author: flatcar.fips contributors (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.facts

@@ -34,8 +34,7 @@ description:
     and shown escaped (C(\xe9)) in the result.
   - The change takes effect at the next boot. RV(reboot_required) compares the configured
     arguments with C(/proc/cmdline) for the arguments this task manages.
-author:
-  - flatcar.fips contributors (!UNKNOWN)
+author: flatcar.fips contributors (!UNKNOWN)
 notes:
   - Flatcar stable releases before 3975.2.0 ignore the OEM C(grub.cfg) when UEFI Secure Boot is
     enabled, so arguments written here do not reach the kernel there. Check RV(reboot_required)
@@ -44,7 +43,7 @@ notes:
     replaces the live file.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-  - flatcar.fips.all_or_nothing
+  - flatcar.fips.attributes
   - ansible.builtin.backup
 options:
   present:

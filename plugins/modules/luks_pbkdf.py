@@ -28,8 +28,7 @@ description:
     set to C(/dev/null) for those cryptsetup processes: OpenSSL's default provider, which has
     argon2), and proves the converted PBKDF2 keyslot opens in FIPS mode, with the host's own
     configuration. RV(unlocked_outside_fips) lists those keyslots."
-author:
-  - flatcar.fips contributors (!UNKNOWN)
+author: flatcar.fips contributors (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:

@@ -44,11 +44,10 @@ description:
     Flatcar). Make sure sshd offers only FIPS-approved algorithms first
     (M(flatcar.fips.sshd_crypto)); a client that negotiates chacha20-poly1305 against sshd with
     the FIPS provider active is disconnected.
-author:
-  - flatcar.fips contributors (!UNKNOWN)
+author: flatcar.fips contributors (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-  - flatcar.fips.all_or_nothing
+  - flatcar.fips.attributes
 attributes:
   check_mode:
     support: full

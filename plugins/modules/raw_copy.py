@@ -16,12 +16,9 @@ description:
   - Idempotent by content (the SHA-256 of O(dest)). The C(flatcar.fips.python_bootstrap) role
     uses it to bring a Python system extension image or tarball to a Flatcar host before any
     module can run.
-author:
-  - flatcar.fips contributors (!UNKNOWN)
-extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.flow
-  - flatcar.fips.action
+author: flatcar.fips contributors (!UNKNOWN)
+extends_documentation_fragment: [ansible.builtin.action_common_attributes,
+  ansible.builtin.action_common_attributes.flow, flatcar.fips.attributes.action]
 attributes:
   check_mode:
     details: Compares the SHA-256 of O(dest) and transfers nothing.

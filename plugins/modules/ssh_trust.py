@@ -35,12 +35,9 @@ description:
     with a passphrase and no C(.pub), an C(AuthorizedKeysCommand), certificates).
   - The P(flatcar.fips.fips_mode#role) role runs it in its preflight and refuses on V(fail), and on
     V(unknown) unless told otherwise.
-author:
-  - flatcar.fips contributors (!UNKNOWN)
-extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.flow
-  - flatcar.fips.action
+author: flatcar.fips contributors (!UNKNOWN)
+extends_documentation_fragment: [ansible.builtin.action_common_attributes,
+  ansible.builtin.action_common_attributes.flow, flatcar.fips.attributes.action]
 attributes:
   check_mode:
     details: Says what it would add to and remove from the known-hosts file, writes nothing.

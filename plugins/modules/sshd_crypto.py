@@ -46,11 +46,10 @@ description:
   - On Flatcar sshd is socket-activated (C(sshd.socket), one sshd per connection), so a change
     applies to the next connection, without a restart. Where sshd runs as a plain service,
     RV(reload_required) says a reload is needed.
-author:
-  - flatcar.fips contributors (!UNKNOWN)
+author: flatcar.fips contributors (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-  - flatcar.fips.all_or_nothing
+  - flatcar.fips.attributes
   - ansible.builtin.backup
 attributes:
   check_mode:

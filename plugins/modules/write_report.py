@@ -20,12 +20,9 @@ description:
   - Three-valued. A check whose data is missing is unknown, and unknown is never a pass; in the
     JUnit file it is a failure unless O(unknown_as=skipped). A host without facts is an error
     there, and its status is V(unknown).
-author:
-  - flatcar.fips contributors (!UNKNOWN)
-extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.flow
-  - flatcar.fips.action
+author: flatcar.fips contributors (!UNKNOWN)
+extends_documentation_fragment: [ansible.builtin.action_common_attributes,
+  ansible.builtin.action_common_attributes.flow, flatcar.fips.attributes.action]
 attributes:
   check_mode:
     details: Builds the report and returns the file names without writing them.

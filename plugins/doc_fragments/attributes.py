@@ -4,9 +4,8 @@
 
 
 class ModuleDocFragment:
-    # What every writer module of the collection does with the files it changes
-    # (plugins/module_utils/changes.py), and the attributes that follow from it; a module adds
-    # its own details (check_mode.details) to these.
+    # flatcar.fips.attributes: what every writer module does with the files it changes
+    # (plugins/module_utils/changes.py), and the attributes that follow from it.
     DOCUMENTATION = r"""
 options: {}
 attributes:
@@ -25,4 +24,21 @@ notes:
     order (RV(rolled_back) lists them) and the failure says so. In check mode no target file
     is written (candidates are validated as scratch copies in Ansible's temporary directory)."
   - Bytes that are not UTF-8 are kept in the files byte for byte and escaped in the results.
+"""
+
+    # flatcar.fips.attributes.action: the attributes every module run by its action plugin
+    # shares (ssh_trust, write_report, raw_copy).
+    ACTION = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+  platform:
+    platforms: posix
+  action:
+    support: full
+  bypass_host_loop:
+    support: none
+  async:
+    support: none
 """
