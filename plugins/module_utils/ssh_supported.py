@@ -36,21 +36,34 @@ def _trusted(path):
             and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
 
 
-def load(path, digest, queries):
-    """``{query: set(names)}`` from the cache at ``path`` when it holds the answers of the
-    binary with SHA-256 ``digest`` to every one of ``queries``; else None."""
+def _read(path):
+    """The cache's data when ``path`` is a trusted cache file of this format, else None."""
     if not path or not _trusted(path):
         return None
     try:
         data = json.loads(files.read_text(path))
-        if data.get("format") != FORMAT or data.get("sha256") != digest:
-            return None
-        answers = data["answers"]
-        if not all(isinstance(answers.get(q), list) for q in queries):
-            return None
-        return {q: {str(name) for name in answers[q]} for q in queries}
-    except (files.FileError, ValueError, KeyError, TypeError, AttributeError):
+    except (files.FileError, ValueError):
         return None
+    return data if isinstance(data, dict) and data.get("format") == FORMAT else None
+
+
+def ours(path):
+    """Is the file at ``path`` a cache this module wrote? Only such a file is replaced or
+    removed: a ``supported_cache`` that names any other file is never written over."""
+    return _read(path) is not None
+
+
+def load(path, digest, queries):
+    """``{query: set(names)}`` from the cache at ``path`` when it holds the answers of the
+    binary with SHA-256 ``digest`` to every one of ``queries``; else None."""
+    data = _read(path)
+    if data is None or data.get("sha256") != digest:
+        return None
+    answers = data.get("answers")
+    if not isinstance(answers, dict) or not all(isinstance(answers.get(q), list)
+                                                for q in queries):
+        return None
+    return {q: {str(name) for name in answers[q]} for q in queries}
 
 
 def save(module, path, ssh, digest, answers):
@@ -60,6 +73,8 @@ def save(module, path, ssh, digest, answers):
     text = json.dumps(dict(format=FORMAT, ssh=ssh, sha256=digest,
                            answers={q: sorted(names) for q, names in sorted(answers.items())}),
                       indent=1, sort_keys=True) + "\n"
+    if os.path.lexists(path) and not ours(path):
+        return "%s exists and is not a cache of ssh -Q's answers; it is left alone" % path
     try:
         os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
         files.write_atomically(module, path, text, mode=0o644)

@@ -402,7 +402,7 @@ class SshdCrypto:
         if os.path.lexists(self.drop_in):
             self.changes.diff(self.drop_in, read_file(self.drop_in), "")
             self.changes.remove(self.drop_in)
-        if self.p["supported_cache"] and os.path.lexists(self.p["supported_cache"]):
+        if ssh_supported.ours(self.p["supported_cache"]):
             self.changes.remove(self.p["supported_cache"])  # a state=fips run wrote it
         for path in sorted(current.files):
             saved = path + PRE_FIPS_SUFFIX

@@ -148,7 +148,9 @@ options:
       - Written by a run that asked C(ssh), never in check mode; it is not a change to the host
         (the task stays C(ok)), and a cache that cannot be written only costs the next run
         time. Read only when it is a regular file that no one but root can write.
-      - O(state=absent) removes it. An empty string turns the cache off.
+      - O(state=absent) removes it. A file at that path that is not such a cache is never
+        written over or removed (the run warns and asks C(ssh)). An empty string turns the cache
+        off.
     type: path
     default: /var/cache/flatcar-fips/ssh-supported.json
   connection_specs:

@@ -250,6 +250,8 @@ def test_ssh_q_answers_are_kept_per_ssh_binary(run_module, tmp_path, keys):
     with open(cache, "w") as f:
         f.write("{not json")
     assert run(check=True)["supported"]["source"] == "ssh -Q"
+    with open(cache, "w") as f:
+        json.dump(kept, f)
     with open(ssh, "ab") as f:
         f.write(b"\0")  # trailing bytes: the same program, another digest
     updated = run()
@@ -260,3 +262,19 @@ def test_ssh_q_answers_are_kept_per_ssh_binary(run_module, tmp_path, keys):
     # state=absent takes the cache away with the drop-in (it was written for state=fips)
     gone = run_module(sshd_crypto.main, layout.module_args(ssh=ssh, state="absent"))
     assert gone["changed"] and cache in gone["files_changed"] and not os.path.exists(cache)
+
+
+def test_a_supported_cache_that_names_another_file_is_left_alone(run_module, tmp_path, keys):
+    """supported_cache pointing at a file that is not a cache (a slip of the pen): it is never
+    written over nor removed; the run warns and asks ssh."""
+    layout = Layout(str(tmp_path / "tree"), "stable", keys)
+    other = tmp_path / "notes.txt"
+    other.write_text("not a cache\n")
+    r = run_module(sshd_crypto.main, layout.module_args(supported_cache=str(other)))
+    assert r["changed"] and r["supported"]["source"] == "ssh -Q"
+    assert not r["supported"]["cache_written"]
+    assert "is not a cache" in str(r.get("warnings")), r.get("warnings")
+    gone = run_module(sshd_crypto.main, layout.module_args(supported_cache=str(other),
+                                                           state="absent"))
+    assert gone["changed"] and str(other) not in gone["files_changed"]
+    assert other.read_text() == "not a cache\n"
