@@ -7,6 +7,8 @@ The module only reports what it found (and why it could not read something). The
 ``status``, ``layers``, ``checks`` and ``problems``, is added here from the compliance checks
 (data/compliance_checks.yml) by the same code the fips_compliance filter and the report use, so
 ``ansible all -m flatcar.fips.fips_facts`` shows the same judgement as the role and the report.
+With ``earlier_read`` (the role after its changes), the layers not gathered again are taken from
+that earlier read of the same run, so the facts stay whole (``compliance.merge_reads``).
 """
 
 from ansible.errors import AnsibleActionFail
@@ -21,11 +23,21 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
+        args = dict(self._task.args)
+        earlier = args.pop("earlier_read", None)  # controller only: never sent to the host
+        if earlier is not None and not (isinstance(earlier, dict)
+                                        and isinstance(earlier.get("gathered"), list)):
+            raise AnsibleActionFail("flatcar.fips.fips_facts: earlier_read must be the "
+                                    "flatcar_fips facts of an earlier read (a dict with "
+                                    "'gathered'), not %s" % type(earlier).__name__)
         result.update(self._execute_module(module_name="flatcar.fips.fips_facts",
-                                           module_args=self._task.args, task_vars=task_vars))
+                                           module_args=args, task_vars=task_vars))
         facts = (result.get("ansible_facts") or {}).get("flatcar_fips")
         if result.get("failed") or not isinstance(facts, dict):
             return result
+        if earlier is not None:
+            facts = result["ansible_facts"]["flatcar_fips"] = compliance.merge_reads(earlier,
+                                                                                     facts)
         try:
             facts.update(compliance.verdict(facts))
         except compliance.CheckError as e:

@@ -17,6 +17,9 @@ description:
   - "V(failed_checks): one line per check that fails the role; a tolerated check is excused only
     when it failed, never when it is unknown."
   - "V(outcome): the line that says where the host stands after the role."
+  - "V(reread_layers): the layers the role reads again after its changes (every one after a
+    reboot, else those it changed and those whose facts follow them: cryptsetup's FIPS mode,
+    read with C(luks), follows C(openssl))."
   - "V(rollout_stopped): the lines with which C(flatcar.fips.switch) (C(enable), C(disable)) stops
     the rollout at a failed host: the task, why, and the hosts never reached."
   - Meant for the role and the collection's playbooks; the options each decision reads are
@@ -26,7 +29,8 @@ options:
   _input:
     description: The decision.
     type: str
-    choices: [refusals, tolerated_checks, failed_checks, outcome, rollout_stopped]
+    choices: [refusals, tolerated_checks, failed_checks, outcome, reread_layers,
+              rollout_stopped]
     required: true
   settings:
     description:
@@ -58,7 +62,7 @@ options:
     elements: str
     default: []
   changed_layers:
-    description: The layers this run changed (V(outcome)).
+    description: The layers this run changed (V(outcome), V(reread_layers)).
     type: list
     elements: str
     default: []
@@ -67,7 +71,8 @@ options:
     type: bool
     default: false
   rebooted:
-    description: The role rebooted the host, or would in check mode (V(outcome)).
+    description: The role rebooted the host, or would in check mode (V(outcome),
+      V(reread_layers)).
     type: bool
     default: false
   check_mode:
@@ -137,11 +142,14 @@ def fips_mode_decision(decision, settings=None, facts=None, trust=None, host="lo
         return decide.outcome(settings, list(changed_layers or []), bool(reboot_required),
                               bool(rebooted), check_mode=bool(check_mode),
                               signal_removed=bool(signal_removed))
+    if decision == "reread_layers":
+        return decide.reread_layers(list(changed_layers or []), bool(rebooted))
     if decision == "rollout_stopped":
         return decide.rollout_stopped(host, failed_task, failed_msg, list(batch or []),
                                       list(reached or []), list(all_hosts or []))
     raise AnsibleFilterError("fips_mode_decision: unknown decision %r (one of refusals, "
-                             "tolerated_checks, failed_checks, outcome, rollout_stopped)"
+                             "tolerated_checks, failed_checks, outcome, reread_layers, "
+                             "rollout_stopped)"
                              % (decision,))
 
 

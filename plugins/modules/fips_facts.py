@@ -64,6 +64,15 @@ options:
     elements: str
     choices: [kernel, openssl, sshd, luks]
     default: [kernel, openssl, sshd, luks]
+  earlier_read:
+    description:
+      - The C(flatcar_fips) facts of an earlier read of this host in the same run. The layers
+        not in O(gather) are taken from it (with their C(errors)), so the facts and their verdict
+        stay whole; C(read_again) in the result names the layers this run read.
+      - The P(flatcar.fips.fips_mode#role) role passes its preflight's facts when it reads again
+        only the layers it changed (no reboot).
+      - Handled on the controller by the action plugin; never sent to the host.
+    type: dict
   grub_cfg:
     description: The OEM C(grub.cfg). Defaults to C(/oem/grub.cfg), or C(/usr/share/oem/grub.cfg) on
       releases without C(/oem).
@@ -317,7 +326,13 @@ ansible_facts:
           description: Why a value is unknown, by layer.
           type: dict
         gathered:
-          description: The layers that were gathered.
+          description: The layers that were gathered (with O(earlier_read), by either read).
+          type: list
+          elements: str
+        read_again:
+          description: With O(earlier_read), the layers this run read; the others come from
+            the earlier read.
+          returned: when O(earlier_read) is set
           type: list
           elements: str
         duration:
@@ -743,6 +758,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             gather=dict(type="list", elements="str", choices=LAYERS, default=list(LAYERS)),
+            earlier_read=dict(type="dict"),  # the action plugin's; it never reaches the host
             grub_cfg=dict(type="path"),
             proc_cmdline=dict(type="path", default="/proc/cmdline"),
             fips_enabled_path=dict(type="path", default="/proc/sys/crypto/fips_enabled"),

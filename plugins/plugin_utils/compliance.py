@@ -304,3 +304,29 @@ def verdict(facts, checks=None, extra=None):
     results = compliance(facts, checks, extra)
     return dict(status=status(results), layers=layer_results(results), checks=results,
                 problems=problems(results))
+
+
+# Top-level facts fips_facts reads with a layer, and error keys that do not start with its name.
+_WITH_LAYER = {"openssl": ("system_fips_marker",), "luks": ("cryptsetup",)}
+_ERROR_LAYER = {"cryptsetup": "luks"}
+VERDICT_KEYS = ("status", "layers", "checks", "problems")
+
+
+def merge_reads(earlier, fresh):
+    """One host's facts from two reads of the same run: the layers ``fresh`` read
+    (``fresh["gathered"]``, with ``system``), the others as ``earlier`` read them; ``errors``
+    likewise; ``read_again`` names the fresh layers. Without a verdict: judge the result."""
+    layers_read = list(fresh.get("gathered") or [])
+    merged = {k: v for k, v in earlier.items() if k not in VERDICT_KEYS}
+    for key in ("system", "duration"):
+        merged[key] = fresh.get(key)
+    for layer in layers_read:
+        for key in (layer, *_WITH_LAYER.get(layer, ())):
+            merged[key] = fresh.get(key)
+    kept = {k: v for k, v in (earlier.get("errors") or {}).items()
+            if _ERROR_LAYER.get(k.split(".")[0], k.split(".")[0]) not in [*layers_read, "system"]}
+    merged["errors"] = dict(kept, **(fresh.get("errors") or {}))
+    merged["gathered"] = [layer for layer in GATHERED_LAYERS
+                          if layer in layers_read or layer in (earlier.get("gathered") or [])]
+    merged["read_again"] = layers_read
+    return merged

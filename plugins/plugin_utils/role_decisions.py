@@ -8,6 +8,7 @@ here, where unit tests reach it directly (tests/unit/controller/test_role_decisi
 
 * :func:`refusals`: what the preflight refuses before anything changes (each message says what
   to do);
+* :func:`reread_layers`: what is read again after the changes;
 * :func:`failed_checks`: the compliance checks that fail the role (unknown is never excused);
 * :func:`outcome`: the one line per host that says where it stands;
 * :func:`rollout_stopped`: why a host stops the rollout of ``flatcar.fips.switch``.
@@ -17,6 +18,8 @@ here, where unit tests reach it directly (tests/unit/controller/test_role_decisi
 """
 
 import os
+
+from ansible_collections.flatcar.fips.plugins.module_utils.layers import GATHERED
 
 TASK_FILE_SETTINGS = ("reboot_pre_tasks", "reboot_post_tasks", "reboot_signal_tasks",
                       "health_check_tasks")
@@ -184,6 +187,26 @@ def refusals(facts, settings, trust=None, host="localhost"):
         found += _openssl_refusals(facts, settings)
         found += _luks_refusals(facts, settings)
     return found
+
+
+# --- reading again after the changes ---------------------------------------------------------
+
+# Facts of one layer that a change of another can change without a reboot: the OpenSSL
+# configuration decides cryptsetup's FIPS mode (2.6 and newer follow fips=yes), which fips_facts
+# reads with the luks layer.
+_FOLLOWS = {"openssl": ("luks",)}
+
+
+def reread_layers(changed_layers, rebooted):
+    """The layers the role reads again after its changes: every one after a reboot (a new
+    kernel, every process started anew), else those it changed and those whose facts follow
+    them."""
+    if rebooted:
+        return list(GATHERED)
+    wanted = set(changed_layers or [])
+    for layer in changed_layers or []:
+        wanted.update(_FOLLOWS.get(layer, ()))
+    return [layer for layer in GATHERED if layer in wanted]
 
 
 # --- verification ----------------------------------------------------------------------------

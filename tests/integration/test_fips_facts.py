@@ -301,3 +301,29 @@ def test_the_read_runs_each_command_once(playbook, host):
     host.facts(playbook, plan=writer_options(host))
     assert host.last["plan"]["sshd"]["changed"] is False, host.last["plan"]["sshd"]
     assert host.last["commands"]["by_program"]["sshd"] == 1 + 2, host.last["commands"]
+
+
+def test_a_read_of_some_layers_with_the_earlier_read_stays_whole(playbook, host):
+    """What the role does after changing OpenSSL without a reboot: read OpenSSL again (and luks,
+    for cryptsetup's FIPS mode, which follows it), the rest from its preflight's read. The
+    facts stay whole and are judged as a whole; the fresh layers are the ones read now."""
+    for layer in ("sshd", "openssl", "luks", "kernel"):
+        host.apply(playbook, layer)
+    earlier, _results = host.facts(playbook)
+    assert "read_again" not in earlier
+    os.remove(os.path.join(host.root, "etc/system-fips"))
+    facts, results = host.facts(playbook, gather=["openssl", "luks"], earlier_read=earlier)
+    assert facts["read_again"] == ["openssl", "luks"]
+    assert facts["gathered"] == ["kernel", "openssl", "sshd", "luks"]
+    assert facts["system_fips_marker"] is False  # read now, not the earlier True
+    assert facts["sshd"] == earlier["sshd"] and facts["kernel"] == earlier["kernel"]
+    assert not any(r["passed"] is None and "not gathered" in str(r["reason"])
+                   for r in results.values()), results
+    # the problems of the earlier read (this tree does not run a FIPS kernel), and the new one
+    assert "system_fips_marker" not in problem_ids(earlier)
+    assert problem_ids(facts) == sorted([*problem_ids(earlier), "system_fips_marker"])
+    assert results["system_fips_marker"]["passed"] is False
+    # earlier_read is the controller's: a value that is not a read is refused before the host
+    run = playbook("fips_facts.yml", dict(root=host.root, earlier_read={"no": "gathered"}),
+                   env=host.env)
+    assert run.rc != 0 and "earlier_read must be the flatcar_fips facts" in run.stdout

@@ -7,12 +7,15 @@ importing ansible's controller packages (ansible.errors) switches module_utils' 
 controller's display, which would hide the warnings the in-process module tests assert on.
 """
 
+import copy
+
 import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.flatcar.fips.plugins.filter import fips_compliance as fc
 from ansible_collections.flatcar.fips.plugins.filter import fips_report as fr
 from ansible_collections.flatcar.fips.plugins.filter.ssh_key_info import ssh_key_info
+from ansible_collections.flatcar.fips.plugins.plugin_utils import compliance
 
 ENABLED = {
     "gathered": ["kernel", "openssl", "sshd", "luks"],
@@ -138,3 +141,30 @@ def test_ssh_key_info(keys):
     assert ssh_key_info("no key here") == dict(type=None, bits=None, fips_usable=False)
     with pytest.raises(AnsibleFilterError):
         ssh_key_info(None)
+
+
+def test_two_reads_of_one_run_merge_into_whole_facts():
+    """fips_facts with earlier_read (the role after changing OpenSSL, without a reboot): the
+    layers read again replace the earlier read's, with what fips_facts reads with them and their
+    errors; the others stay; judged as a whole, nothing is "not gathered"."""
+    earlier = copy.deepcopy(ENABLED)
+    earlier.update(system_fips_marker=False, cryptsetup={"fips_mode": False}, status="partial",
+                   duration=2.0, errors={"openssl.update_guard": "old", "cryptsetup": "old",
+                                         "sshd.passwd_file": "kept", "system.os_release": "x"})
+    fresh = {"system": dict(ENABLED["system"], os_version="4593.2.1"),
+             "openssl": ENABLED["openssl"], "luks": ENABLED["luks"],
+             "system_fips_marker": True, "cryptsetup": {"fips_mode": True},
+             "errors": {"luks": "new"}, "gathered": ["openssl", "luks"], "duration": 0.5}
+    merged = compliance.merge_reads(earlier, fresh)
+    assert merged["read_again"] == ["openssl", "luks"]
+    assert merged["gathered"] == ["kernel", "openssl", "sshd", "luks"]
+    assert merged["system_fips_marker"] is True and merged["cryptsetup"] == {"fips_mode": True}
+    assert merged["sshd"] == earlier["sshd"] and merged["kernel"] == earlier["kernel"]
+    assert merged["system"]["os_version"] == "4593.2.1" and merged["duration"] == 0.5
+    assert merged["errors"] == {"sshd.passwd_file": "kept", "luks": "new"}
+    assert "status" not in merged  # the earlier verdict is dropped: judged again, as a whole
+    results = fc.fips_compliance(merged)
+    assert all(r["passed"] is True for r in results), [r for r in results if not r["passed"]]
+    # the partial read alone would leave kernel and sshd unknown ("not gathered")
+    alone = fc.fips_compliance(fresh)
+    assert any(r["passed"] is None for r in alone)

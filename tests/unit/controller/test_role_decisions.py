@@ -355,4 +355,19 @@ def test_the_filter_dispatches_and_refuses_an_unknown_decision():
         flt.fips_mode_decision("verdict")
     assert set(flt.FilterModule().filters()) == {"fips_mode_decision"}
     assert re.search(r"choices: \[refusals, tolerated_checks, failed_checks, outcome, "
-                     r"rollout_stopped\]", flt.DOCUMENTATION)
+                     r"reread_layers,\s+rollout_stopped\]", flt.DOCUMENTATION)
+
+
+# --- reading again after the changes ----------------------------------------------------------
+
+@pytest.mark.parametrize("changed,rebooted,layers", [
+    (["sshd"], False, ["sshd"]),
+    (["openssl"], False, ["openssl", "luks"]),  # cryptsetup's FIPS mode follows OpenSSL's
+    (["kernel"], False, ["kernel"]),  # a pending reboot: only the configured arguments changed
+    (["sshd", "luks"], False, ["sshd", "luks"]),
+    (["sshd"], True, ["kernel", "openssl", "sshd", "luks"]),
+    ([], True, ["kernel", "openssl", "sshd", "luks"]),
+])
+def test_what_is_read_again(changed, rebooted, layers):
+    assert flt.fips_mode_decision("reread_layers", changed_layers=changed,
+                                  rebooted=rebooted) == layers
