@@ -12,3 +12,6 @@ Standard library only: runs on the managed host (and is imported on the controll
 
 GATHERED = ("kernel", "openssl", "sshd", "luks")
 ALL = ("system", *GATHERED)
+# Facts fips_facts reads with a layer (and names its errors after): they are gathered, and read
+# again, with it.
+READ_WITH = {"openssl": ("system_fips_marker",), "luks": ("cryptsetup",)}

@@ -744,10 +744,9 @@ class Facts:
             except OSError as e:  # never fail the whole module for one layer
                 self.errors[layer] = str(e)
                 facts[layer] = None
-        if "openssl" in gathered:
-            facts["system_fips_marker"] = self.system_fips_marker()
-        if "luks" in gathered:
-            facts["cryptsetup"] = self.cryptsetup()
+        for layer in gathered:
+            for key in layers.READ_WITH.get(layer, ()):
+                facts[key] = getattr(self, key)()
         facts["errors"] = self.errors
         facts["gathered"] = gathered
         facts["duration"] = round(time.monotonic() - started, 3)

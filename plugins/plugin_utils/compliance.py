@@ -306,9 +306,8 @@ def verdict(facts, checks=None, extra=None):
                 problems=problems(results))
 
 
-# Top-level facts fips_facts reads with a layer, and error keys that do not start with its name.
-_WITH_LAYER = {"openssl": ("system_fips_marker",), "luks": ("cryptsetup",)}
-_ERROR_LAYER = {"cryptsetup": "luks"}
+# The layer of a fact (and of its errors) that fips_facts reads with a layer.
+_LAYER_OF = {key: layer for layer, keys in layers.READ_WITH.items() for key in keys}
 VERDICT_KEYS = ("status", "layers", "checks", "problems")
 
 
@@ -321,10 +320,10 @@ def merge_reads(earlier, fresh):
     for key in ("system", "duration"):
         merged[key] = fresh.get(key)
     for layer in layers_read:
-        for key in (layer, *_WITH_LAYER.get(layer, ())):
+        for key in (layer, *layers.READ_WITH.get(layer, ())):
             merged[key] = fresh.get(key)
     kept = {k: v for k, v in (earlier.get("errors") or {}).items()
-            if _ERROR_LAYER.get(k.split(".")[0], k.split(".")[0]) not in [*layers_read, "system"]}
+            if _LAYER_OF.get(k.split(".")[0], k.split(".")[0]) not in [*layers_read, "system"]}
     merged["errors"] = dict(kept, **(fresh.get("errors") or {}))
     merged["gathered"] = [layer for layer in GATHERED_LAYERS
                           if layer in layers_read or layer in (earlier.get("gathered") or [])]
