@@ -178,6 +178,13 @@ def authorized_keys(passwd_text, patterns, read):
     return found
 
 
+def authorized_keys_patterns(effective):
+    """sshd's effective ``AuthorizedKeysFile`` values (OpenSSH's default when ``effective``
+    has none), without ``none``."""
+    value = effective.get("authorizedkeysfile", ".ssh/authorized_keys .ssh/authorized_keys2")
+    return [p for p in (value or "").split() if p.lower() != "none"]
+
+
 def users_without_fips_key(passwd_text, patterns, read):
     """Users whose authorized keys are all unusable under FIPS (they would be locked out)."""
     return sorted(user for user, keys in authorized_keys(passwd_text, patterns, read).items()
@@ -208,9 +215,7 @@ def user_access(user, passwd_text, effective, read):
         result["reason"] = "%s is not in the password file, so its keys cannot be read" % user
         return result
     uid, home = entry
-    patterns = [p for p in (effective.get("authorizedkeysfile") or "").split()
-                if p.lower() != "none"]
-    paths = [expand_path(p, user, uid, home) for p in patterns]
+    paths = [expand_path(p, user, uid, home) for p in authorized_keys_patterns(effective)]
     result["authorized_keys_files"] = paths
     for path in paths:
         result["keys"] += [dict(k, file=path) for k in _keys_in(read(path))]

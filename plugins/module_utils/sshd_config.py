@@ -297,6 +297,21 @@ def parse_effective(text):
     return result
 
 
+def split_list(value):
+    """An algorithm list as sshd prints it (``a,b``) or as a file may set it (``a, b``)."""
+    return [v for v in value.replace(" ", ",").split(",") if v]
+
+
+def algorithm_lists(effective, keywords):
+    """``{Keyword: [names]}`` of ``keywords`` in :func:`parse_effective`'s answer."""
+    return {k: split_list(effective.get(k.lower(), "")) for k in keywords}
+
+
+def host_key_paths(effective):
+    """The ``HostKey`` files in :func:`parse_effective`'s answer (one line each)."""
+    return [p.strip() for p in effective.get("hostkey", "").splitlines() if p.strip()]
+
+
 def insert_include(text, path, newline="\n"):
     """Put ``Include path`` before the first directive of ``text`` (after the leading comment
     block), so that the included file is read before anything else."""

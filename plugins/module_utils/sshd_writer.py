@@ -126,8 +126,8 @@ class SshdCrypto:
         for block in config.blocks_setting(algorithms.MATCH_KEYWORDS):
             flat, origin = self.flat_file(config, "%s-match-%d" % (name, block), block)
             eff = self.sshd_effective(flat, origin, self.p["connection_specs"][0])
-            scopes[config.describe_block(block)] = {
-                k: _split(eff.get(k.lower(), "")) for k in algorithms.MATCH_KEYWORDS}
+            scopes[config.describe_block(block)] = sc.algorithm_lists(
+                eff, algorithms.MATCH_KEYWORDS)
         return scopes
 
     def load(self, texts=None):
@@ -170,13 +170,10 @@ class SshdCrypto:
             raise Failure("sshd rejects the %s configuration: %s. Nothing was changed."
                           % ("candidate" if name == "candidate" else "current", e.msg),
                           cause=cause) from e
-        lists = {}
-        for keyword in algorithms.KEYWORDS:
-            lists[keyword] = _split(raw.get(keyword.lower(), ""))
+        lists = sc.algorithm_lists(raw, algorithms.KEYWORDS)
         matched = {}
         for spec, eff in per_spec.items():
-            for keyword in algorithms.KEYWORDS:
-                values = _split(eff.get(keyword.lower(), ""))
+            for keyword, values in sc.algorithm_lists(eff, algorithms.KEYWORDS).items():
                 if values != lists[keyword]:
                     matched.setdefault(spec, {})[keyword] = values
         if name != "current":
@@ -190,8 +187,7 @@ class SshdCrypto:
     # --- guards --------------------------------------------------------------------------
 
     def host_keys(self, raw):
-        paths = [p.strip() for p in raw.get("hostkey", "").splitlines() if p.strip()]
-        return ssh_keys.host_keys(paths, ssh_keys.keygen_public(self.module))
+        return ssh_keys.host_keys(sc.host_key_paths(raw), ssh_keys.keygen_public(self.module))
 
     def plan_host_key(self, keys, explicit):
         """Returns the drop-in lines for a generated host key (or []), or fails."""
@@ -228,8 +224,8 @@ class SshdCrypto:
                       % (have or "no host key"))
 
     def locked_out_users(self, raw):
-        patterns = raw.get("authorizedkeysfile", ".ssh/authorized_keys").split()
-        return ssh_keys.users_without_fips_key(read_file(self.p["passwd_file"]), patterns,
+        return ssh_keys.users_without_fips_key(read_file(self.p["passwd_file"]),
+                                               ssh_keys.authorized_keys_patterns(raw),
                                                files.read_text_if_readable)
 
     # --- fips ----------------------------------------------------------------------------
@@ -298,7 +294,7 @@ class SshdCrypto:
         # Match blocks: keywords allowed there, with values that are not approved.
         for keyword in algorithms.MATCH_KEYWORDS:
             for entry in candidate.in_match(keyword):
-                values = _split(entry.value.lstrip("+-^"))
+                values = sc.split_list(entry.value.lstrip("+-^"))
                 plain = entry.value[:1] not in "+-^"
                 if plain and not algorithms.unapproved(keyword, values,
                                                        self.p["allow_hmac_sha1"]):
@@ -334,10 +330,7 @@ class SshdCrypto:
             self.assert_approved(after, matched, "the candidate configuration")
         except Failure as e:
             raise Failure(e.msg + " Nothing was changed.") from e
-        self.result["effective"] = after
-        self.result["removed"] = {k: [a for a in before[k] if a not in after[k]]
-                                  for k in algorithms.KEYWORDS
-                                  if [a for a in before[k] if a not in after[k]]}
+        self.result.update(effective=after, removed=_removed(before, after))
         self.install(texts)
 
     def assert_approved(self, lists, matched, what):
@@ -381,12 +374,12 @@ class SshdCrypto:
         try:
             self.sshd_effective(self.main, test_only=True)
             raw = self.sshd_effective(self.main)
-            lists = {k: _split(raw.get(k.lower(), "")) for k in algorithms.KEYWORDS}
+            lists = sc.algorithm_lists(raw, algorithms.KEYWORDS)
             matched = {}
             installed = self.load()
             for spec in self.p["connection_specs"] if installed.conditional() else ():
                 eff = self.sshd_effective(self.main, spec=spec)
-                matched[spec] = {k: _split(eff.get(k.lower(), "")) for k in algorithms.KEYWORDS}
+                matched[spec] = sc.algorithm_lists(eff, algorithms.KEYWORDS)
             matched.update(self.match_scopes(installed, "installed"))
             self.assert_approved(lists, matched, "the installed configuration")
             self.result["effective"] = lists
@@ -420,10 +413,7 @@ class SshdCrypto:
                     texts[path] = read_file(saved)
             after_config = self.load(texts)
         after, _m, _flat, _origin, _raw = self.effective_lists(after_config, "restored")
-        self.result["effective"] = after
-        self.result["removed"] = {k: [a for a in before[k] if a not in after[k]]
-                                  for k in algorithms.KEYWORDS
-                                  if [a for a in before[k] if a not in after[k]]}
+        self.result.update(effective=after, removed=_removed(before, after))
 
     def socket_activated(self):
         if self.p["socket_activated"] is not None:
@@ -442,8 +432,10 @@ class SshdCrypto:
         return result
 
 
-def _split(value):
-    return [v for v in value.replace(" ", ",").split(",") if v]
+def _removed(before, after):
+    """``{keyword: [names]}`` offered before and no longer after (keywords that lost any)."""
+    removed = {k: [a for a in before[k] if a not in after[k]] for k in algorithms.KEYWORDS}
+    return {k: names for k, names in removed.items() if names}
 
 
 def argument_spec():

@@ -671,20 +671,14 @@ class Facts:
         facts["config_ok"] = True
         global_out = out
         raw = sc.parse_effective(out)
-        effective, bad = {}, {}
-        for keyword in algorithms.KEYWORDS:
-            values = [v for v in raw.get(keyword.lower(), "").split(",") if v]
-            effective[keyword] = values
-            wrong = algorithms.unapproved(keyword, values)
-            if wrong:
-                bad[keyword] = wrong
-        facts["effective"] = effective
-        facts["non_approved"] = bad
-        paths = [p.strip() for p in raw.get("hostkey", "").splitlines() if p.strip()]
-        facts["host_keys"] = ssh_keys.host_keys(paths, ssh_keys.keygen_public(self.module))
+        facts["effective"] = effective = sc.algorithm_lists(raw, algorithms.KEYWORDS)
+        bad = {k: algorithms.unapproved(k, v) for k, v in effective.items()}
+        facts["non_approved"] = {k: names for k, names in bad.items() if names}
+        facts["host_keys"] = ssh_keys.host_keys(sc.host_key_paths(raw),
+                                                ssh_keys.keygen_public(self.module))
         passwd = self.read(self.p["passwd_file"], "sshd.passwd_file")
         facts["users_without_fips_key"] = ssh_keys.users_without_fips_key(
-            passwd, raw.get("authorizedkeysfile", ".ssh/authorized_keys").split(), read)
+            passwd, ssh_keys.authorized_keys_patterns(raw), read)
         facts["users"] = {}
         conditional = cfg is None or cfg.conditional()
         for user in self.p["ssh_users"]:

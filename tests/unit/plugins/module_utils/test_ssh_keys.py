@@ -94,6 +94,16 @@ def test_user_access_three_values(tmp_path, keys):
     assert missing["status"] == "unknown" and "not in the password file" in missing["reason"]
 
 
+def test_authorized_keys_patterns():
+    assert ssh_keys.authorized_keys_patterns(
+        {"authorizedkeysfile": ".ssh/authorized_keys /etc/ssh/keys/%u"}) == [
+        ".ssh/authorized_keys", "/etc/ssh/keys/%u"]
+    assert ssh_keys.authorized_keys_patterns({"authorizedkeysfile": "none"}) == []
+    # sshd -T always prints the keyword; without it, OpenSSH's own default
+    assert ssh_keys.authorized_keys_patterns({}) == [".ssh/authorized_keys",
+                                                     ".ssh/authorized_keys2"]
+
+
 def test_fingerprint_matches_ssh_keygen(keys):
     out = subprocess.run(["ssh-keygen", "-l", "-E", "sha256", "-f",
                           keys.path("client_ecdsa") + ".pub"], check=True,

@@ -125,6 +125,11 @@ def test_replace_value_keeps_indentation():
 def test_parse_effective():
     eff = sc.parse_effective("ciphers a,b\nhostkey /k1\nhostkey /k2\n")
     assert eff == {"ciphers": "a,b", "hostkey": "/k1\n/k2"}
+    # one splitting rule for what sshd prints and for a value read from a file ("a, b")
+    assert sc.algorithm_lists(eff, ["Ciphers", "MACs"]) == {"Ciphers": ["a", "b"], "MACs": []}
+    assert sc.split_list("aes256-ctr, aes128-ctr,,") == ["aes256-ctr", "aes128-ctr"]
+    assert sc.host_key_paths(eff) == ["/k1", "/k2"]
+    assert sc.host_key_paths({}) == []
 
 
 @pytest.mark.parametrize("text, conditional", [
