@@ -395,8 +395,10 @@ class SshdCrypto:
         if os.path.lexists(self.drop_in):
             self.changes.diff(self.drop_in, read_file(self.drop_in), "")
             self.changes.remove(self.drop_in)
-        if ssh_supported.ours(self.p["supported_cache"]):
-            self.changes.remove(self.p["supported_cache"])  # a state=fips run wrote it
+        cache = self.p["supported_cache"]
+        if ssh_supported.ours(cache):  # a state=fips run wrote it
+            self.changes.diff(cache, read_file(cache), "")
+            self.changes.remove(cache)
         for path in sorted(current.files):
             saved = path + PRE_FIPS_SUFFIX
             if not os.path.lexists(saved):

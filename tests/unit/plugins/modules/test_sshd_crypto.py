@@ -262,6 +262,8 @@ def test_ssh_q_answers_are_kept_per_ssh_binary(run_module, tmp_path, keys):
     # state=absent takes the cache away with the drop-in (it was written for state=fips)
     gone = run_module(sshd_crypto.main, layout.module_args(ssh=ssh, state="absent"))
     assert gone["changed"] and cache in gone["files_changed"] and not os.path.exists(cache)
+    removal = [d for d in gone["diff"] if d["after_header"] == cache]
+    assert removal and '"sha256"' in removal[0]["before"] and removal[0]["after"] == ""
 
 
 def test_a_supported_cache_that_names_another_file_is_left_alone(run_module, tmp_path, keys):
