@@ -5,13 +5,18 @@
 Builds a Flatcar-shaped host tree in FIPS mode on this machine (real fips.so from
 'make fips-so', a real sshd configuration, a LUKS2 image), then runs the module N times as the
 target would (python, module file, arguments file) and reports the module's own 'duration'
-fact and the process wall time: median, min, max. Results go to docs/benchmarks.md by hand.
+fact and the process wall time: median, min, max. Then, ad hoc on the local connection (a host
+that is not emulated), N alternating runs each of 'ansible -m ping', of fips_facts reading only
+the kernel layer (files, no program: the module's fixed cost) and of the whole read, on the same
+tree: medians in bench/results/adhoc_local.json. Results go to docs/benchmarks.md by hand.
 
     make bench    (or: python bench/fips_facts_walltime.py [N])
 """
 
+import datetime
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -68,6 +73,36 @@ def main(runs):
     for label, values in (("module duration (s)", durations), ("process wall (s)", walls)):
         print("%-20s median %.3f  min %.3f  max %.3f  (n=%d)" % (
             label, statistics.median(values), min(values), max(values), len(values)))
+    adhoc(runs, args["ANSIBLE_MODULE_ARGS"], dict(env, ANSIBLE_COLLECTIONS_PATH=collections))
+
+
+def adhoc(runs, module_args, env):
+    """Ad hoc wall times on the local connection, alternating, medians (see the docstring)."""
+    kinds = (("ping", "ansible.builtin.ping", {}),
+             ("fips_facts_kernel_only", "flatcar.fips.fips_facts",
+              dict(module_args, gather=["kernel"])),
+             ("fips_facts", "flatcar.fips.fips_facts", module_args))
+    env = dict(env, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0")
+    walls = {label: [] for label, _m, _a in kinds}
+    for _run in range(runs):
+        for label, name, margs in kinds:
+            start = time.monotonic()
+            subprocess.run(["ansible", "localhost", "-c", "local", "-m", name,
+                            "-e", "ansible_python_interpreter=%s" % sys.executable]
+                           + (["-a", json.dumps(margs)] if margs else []),
+                           env=env, check=True, capture_output=True)
+            walls[label].append(time.monotonic() - start)
+    medians = {label: round(statistics.median(v), 3) for label, v in walls.items()}
+    for label, value in medians.items():
+        print("ad hoc %-24s median %.3f s  (%.2fx ping, n=%d)"
+              % (label, value, value / medians["ping"], runs))
+    result = dict(date=datetime.date.today().isoformat(), machine=platform.node(),
+                  cpus=os.cpu_count(), python=platform.python_version(), runs=runs,
+                  median_s=medians, walls_s={k: [round(x, 3) for x in v]
+                                             for k, v in walls.items()})
+    with open(os.path.join(ROOT, "bench", "results", "adhoc_local.json"), "w") as f:
+        json.dump(result, f, indent=1, sort_keys=True)
+        f.write("\n")
 
 
 if __name__ == "__main__":
