@@ -781,10 +781,11 @@ def main():
     )
     planned = module.params["plan"] or {}
     if planned:
-        # Imported here, not at the top (the one exception to ruff's PLC0415 in the collection):
-        # importing plan.py and the three writers it loads costs the emulated testbed host 0.15 s
-        # (python -X importtime in the guest), which an ad hoc read without a plan must not pay.
-        # AnsiballZ ships the code either way; only the import is deferred.
+        # Why the noqa (ruff PLC0415, import outside the top level; the collection's only one):
+        # plan.py and the three writers it loads cost the emulated testbed host 0.15 s to import
+        # (python -X importtime in the guest; AnsiballZ imports from a zip, so Python compiles
+        # them on every run), which an ad hoc read without a plan must not pay. AnsiballZ ships
+        # the code either way; only the import is deferred, to the runs that ask for a plan.
         from ansible_collections.flatcar.fips.plugins.module_utils import plan  # noqa: PLC0415
         unknown = sorted(set(planned) - set(plan.WRITERS))
         if unknown:

@@ -259,7 +259,12 @@ def test_ssh_q_answers_are_kept_per_ssh_binary(run_module, tmp_path, keys):
     assert updated["supported"]["cache_written"]
     with open(cache) as f:
         assert json.load(f)["sha256"] == updated["supported"]["sha256"] != kept["sha256"]
-    # state=absent takes the cache away with the drop-in (it was written for state=fips)
+    # state=absent takes the cache away with the drop-in (it was written for state=fips); check
+    # mode shows the removal in its diff and removes nothing
+    told = run_module(sshd_crypto.main, layout.module_args(ssh=ssh, state="absent"),
+                      check_mode=True)
+    assert cache in told["files_changed"] and os.path.exists(cache)
+    assert [d for d in told["diff"] if d["after_header"] == cache]
     gone = run_module(sshd_crypto.main, layout.module_args(ssh=ssh, state="absent"))
     assert gone["changed"] and cache in gone["files_changed"] and not os.path.exists(cache)
     removal = [d for d in gone["diff"] if d["after_header"] == cache]
