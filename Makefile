@@ -55,7 +55,7 @@ export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_FORCE_COLOR := 0
 
 .PHONY: help setup apt venv collection ansible-test-offline fips-so cryptsetup-fips test static sanity lint ruff \
-        changelog-lint docs-lint units integration faults e2e demo testbed-deps docs bench bench-host bench-vm bench-plot clean
+        changelog-lint docs-lint units integration faults e2e demo testbed-deps docs bench bench-host bench-vm bench-then bench-plot clean
 
 help:
 	@echo "make test   - set up everything and run every test tier"
@@ -214,6 +214,19 @@ bench-host: setup
 
 bench-vm: setup testbed-deps fips-so
 	TESTBED_CACHE="$(TESTBED_CACHE)" bash bench/vm_bench.sh
+
+# The role now against the collection as of THEN (default: the commit before the plan landed,
+# when a converged host cost four round trips): a host that needs every layer and a converged
+# one, on two fresh VMs side by side, twice with the VMs exchanged. Not part of make bench.
+THEN ?= 207068a
+bench-then: setup testbed-deps fips-so
+	@rm -rf "$(CACHE)/then/$(THEN)" && mkdir -p "$(CACHE)/then/$(THEN)/ansible_collections/flatcar" && \
+	  git archive --format=tar "$(THEN)" | tar -x -C "$(CACHE)/then/$(THEN)/ansible_collections/flatcar" \
+	    --one-top-level=fips
+	for swap in false true; do \
+	  TESTBED_CACHE="$(TESTBED_CACHE)" BENCH_THEN_COLLECTIONS="$(CACHE)/then/$(THEN)" BENCH_SWAP=$$swap \
+	    BENCH_RUNS=3 BENCH_OUT="$(CURDIR)/bench/results/then-$(THEN)-swap-$$swap.json" \
+	    bash bench/vm_bench.sh || exit 1; done
 
 bench-plot:
 	@test -f "$(PLOT_VENV)/.complete" || { rm -rf "$(PLOT_VENV)" && $(PYTHON) -m venv "$(PLOT_VENV)" && \

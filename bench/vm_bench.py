@@ -16,6 +16,12 @@ operator runs:
 
 Wall times are the whole command, as the operator waits for it; module round trips per host come
 from tests/integration/callback_plugins/round_trips.py. Writes JSON to --out and prints a table.
+
+With ``--then COLLECTIONS_PATH`` (make bench-then: the collection as of an earlier commit), it
+measures instead what a host that needs every layer costs now against then: both VMs run
+``flatcar.fips.enable`` with the same variables, side by side, one with this collection and the
+other with the earlier one (``--swap`` exchanges the VMs), then RUNS converged re-runs of each,
+alternating.
 """
 
 import argparse
@@ -39,10 +45,10 @@ def tool(name):
     return path if os.path.exists(path) else name
 
 
-def start(cmd, trips):
+def start(cmd, trips, **extra_env):
     env = dict(os.environ, ANSIBLE_CALLBACK_PLUGINS=CALLBACKS,
                ANSIBLE_CALLBACKS_ENABLED="round_trips", ROUND_TRIPS=trips, ANSIBLE_NOCOLOR="1",
-               ANSIBLE_FORCE_COLOR="0")
+               ANSIBLE_FORCE_COLOR="0", **extra_env)
     return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 
@@ -55,9 +61,10 @@ def finish(proc, started, trips, what):
     counted = {}
     if os.path.exists(trips):
         with open(trips) as f:
-            counted = {h: v["round_trips"] for h, v in json.load(f).items()}
+            counted = json.load(f)
         os.unlink(trips)
-    return dict(wall=round(wall, 2), round_trips=counted, changed="changed=0" not in out)
+    return dict(wall=round(wall, 2), round_trips={h: v["round_trips"] for h, v in counted.items()},
+                tasks={h: v["tasks"] for h, v in counted.items()}, changed="changed=0" not in out)
 
 
 def timed(cmd, scratch, what):
@@ -69,7 +76,47 @@ def timed(cmd, scratch, what):
 def summary(samples):
     walls = [s["wall"] for s in samples]
     return dict(median=round(statistics.median(walls), 2), min=min(walls), max=max(walls),
-                runs=walls, round_trips=samples[-1]["round_trips"])
+                runs=walls, round_trips=samples[-1]["round_trips"], tasks=samples[-1]["tasks"])
+
+
+# The role's variables for both VMs in --then mode (the bench_role group's, given to both).
+ROLE_VARS = dict(fips_mode_reboot_ok=True, fips_mode_known_hosts="learn",
+                 fips_mode_luks_devices=["/var/lib/luks/pbkdf2.img"],
+                 fips_mode_luks_accept_argon2=[])
+
+
+def then_vs_now(args, playbook, results):
+    """A host that needs every layer, and a converged one: this collection against ``--then``."""
+    hosts = ["testbed-role", "testbed-naive"]
+    if args.swap:
+        hosts.reverse()
+    now_env = os.environ.get("ANSIBLE_COLLECTIONS_PATH", "")
+    runs = dict(now=(hosts[0], now_env),
+                then=(hosts[1], os.pathsep.join(p for p in (args.then, now_env) if p)))
+    cmds = {k: [*playbook, "flatcar.fips.enable", "--limit", host, "-e", json.dumps(ROLE_VARS)]
+            for k, (host, _path) in runs.items()}
+    results.update(then=args.then, hosts={k: host for k, (host, _p) in runs.items()})
+    with tempfile.TemporaryDirectory() as scratch:
+        started, procs = time.monotonic(), {}
+        for k, (_host, path) in runs.items():
+            trips = os.path.join(scratch, k + ".json")
+            procs[k] = (start(cmds[k], trips, ANSIBLE_COLLECTIONS_PATH=path), trips)
+        results["first_converge"] = {k: finish(p, started, trips, k + " first converge")
+                                     for k, (p, trips) in procs.items()}
+        print("first converge: now %(wall)ss" % results["first_converge"]["now"],
+              "then %(wall)ss" % results["first_converge"]["then"], flush=True)
+        reruns = dict(now=[], then=[])
+        for i in range(args.runs):
+            for k, (_host, path) in runs.items():
+                trips = os.path.join(scratch, "trips.json")
+                sample = finish(start(cmds[k], trips, ANSIBLE_COLLECTIONS_PATH=path),
+                                time.monotonic(), trips, "%s re-run %d" % (k, i + 1))
+                if sample["changed"]:
+                    sys.exit("%s re-run %d changed something: not converged" % (k, i + 1))
+                reruns[k].append(sample)
+                print("re-run %d %s: %ss, round trips %s" % (i + 1, k, sample["wall"],
+                                                             sample["round_trips"]), flush=True)
+        results["converged_rerun"] = {k: summary(v) for k, v in reruns.items()}
 
 
 def main():
@@ -77,6 +124,8 @@ def main():
     parser.add_argument("--inventory", required=True, help="comma-separated inventory sources")
     parser.add_argument("--out", required=True)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--then", help="a collections path holding an earlier flatcar.fips")
+    parser.add_argument("--swap", action="store_true", help="with --then: exchange the VMs")
     args = parser.parse_args()
     inv = []
     for source in args.inventory.split(","):
@@ -89,6 +138,12 @@ def main():
                    machine="%d cores, %s, Python %s" % (
                        os.cpu_count(), platform.platform(terse=True), platform.python_version()),
                    pipelining=os.environ.get("ANSIBLE_PIPELINING", "default"))
+    if args.then:
+        then_vs_now(args, playbook, results)
+        with open(args.out, "w") as f:
+            json.dump(results, f, indent=1)
+        print(json.dumps(results, indent=1))
+        return
     with tempfile.TemporaryDirectory() as scratch:
         # 1. first converge, side by side
         t_role, t_naive = os.path.join(scratch, "r.json"), os.path.join(scratch, "n.json")
