@@ -67,10 +67,37 @@ def finish(proc, started, trips, what):
                 tasks={h: v["tasks"] for h, v in counted.items()}, changed="changed=0" not in out)
 
 
-def timed(cmd, scratch, what):
+def timed(cmd, scratch, what, **extra_env):
     trips = os.path.join(scratch, "trips.json")
     started = time.monotonic()
-    return finish(start(cmd, trips), started, trips, what)
+    return finish(start(cmd, trips, **extra_env), started, trips, what)
+
+
+def side_by_side(jobs, scratch):
+    """The first converge of each job (name: (command, environment)), all at the same time."""
+    started, procs = time.monotonic(), {}
+    for name, (cmd, extra_env) in jobs.items():
+        trips = os.path.join(scratch, name + ".json")
+        procs[name] = (start(cmd, trips, **extra_env), trips)
+    done = {name: finish(proc, started, trips, name + " first converge")
+            for name, (proc, trips) in procs.items()}
+    print("first converge:", ", ".join("%s %ss" % (k, v["wall"]) for k, v in done.items()),
+          flush=True)
+    return done
+
+
+def converged_reruns(jobs, runs, scratch):
+    """RUNS re-runs of each job, alternating, one at a time; each must change nothing."""
+    reruns = {name: [] for name in jobs}
+    for i in range(runs):
+        for name, (cmd, extra_env) in jobs.items():
+            sample = timed(cmd, scratch, "%s re-run %d" % (name, i + 1), **extra_env)
+            if sample["changed"]:
+                sys.exit("%s re-run %d changed something: not converged" % (name, i + 1))
+            reruns[name].append(sample)
+            print("re-run %d %s: %ss, round trips %s" % (i + 1, name, sample["wall"],
+                                                         sample["round_trips"]), flush=True)
+    return {name: summary(samples) for name, samples in reruns.items()}
 
 
 def summary(samples):
@@ -93,30 +120,12 @@ def then_vs_now(args, playbook, results):
     now_env = os.environ.get("ANSIBLE_COLLECTIONS_PATH", "")
     runs = dict(now=(hosts[0], now_env),
                 then=(hosts[1], os.pathsep.join(p for p in (args.then, now_env) if p)))
-    cmds = {k: [*playbook, "flatcar.fips.enable", "--limit", host, "-e", json.dumps(ROLE_VARS)]
-            for k, (host, _path) in runs.items()}
     results.update(then=args.then, hosts={k: host for k, (host, _p) in runs.items()})
+    jobs = {k: ([*playbook, "flatcar.fips.enable", "--limit", host, "-e", json.dumps(ROLE_VARS)],
+                dict(ANSIBLE_COLLECTIONS_PATH=path)) for k, (host, path) in runs.items()}
     with tempfile.TemporaryDirectory() as scratch:
-        started, procs = time.monotonic(), {}
-        for k, (_host, path) in runs.items():
-            trips = os.path.join(scratch, k + ".json")
-            procs[k] = (start(cmds[k], trips, ANSIBLE_COLLECTIONS_PATH=path), trips)
-        results["first_converge"] = {k: finish(p, started, trips, k + " first converge")
-                                     for k, (p, trips) in procs.items()}
-        print("first converge: now %(wall)ss" % results["first_converge"]["now"],
-              "then %(wall)ss" % results["first_converge"]["then"], flush=True)
-        reruns = dict(now=[], then=[])
-        for i in range(args.runs):
-            for k, (_host, path) in runs.items():
-                trips = os.path.join(scratch, "trips.json")
-                sample = finish(start(cmds[k], trips, ANSIBLE_COLLECTIONS_PATH=path),
-                                time.monotonic(), trips, "%s re-run %d" % (k, i + 1))
-                if sample["changed"]:
-                    sys.exit("%s re-run %d changed something: not converged" % (k, i + 1))
-                reruns[k].append(sample)
-                print("re-run %d %s: %ss, round trips %s" % (i + 1, k, sample["wall"],
-                                                             sample["round_trips"]), flush=True)
-        results["converged_rerun"] = {k: summary(v) for k, v in reruns.items()}
+        results["first_converge"] = side_by_side(jobs, scratch)
+        results["converged_rerun"] = converged_reruns(jobs, args.runs, scratch)
 
 
 def main():
@@ -145,25 +154,10 @@ def main():
         print(json.dumps(results, indent=1))
         return
     with tempfile.TemporaryDirectory() as scratch:
-        # 1. first converge, side by side
-        t_role, t_naive = os.path.join(scratch, "r.json"), os.path.join(scratch, "n.json")
-        started = time.monotonic()
-        p_role, p_naive = start(role, t_role), start(naive, t_naive)
-        results["first_converge"] = dict(role=finish(p_role, started, t_role, "role converge"),
-                                         naive=finish(p_naive, started, t_naive, "naive converge"))
-        print("first converge: role %(wall)ss, naive" % results["first_converge"]["role"],
-              "%(wall)ss" % results["first_converge"]["naive"], flush=True)
-        # 2. converged re-runs, alternating
-        reruns = dict(role=[], naive=[])
-        for i in range(args.runs):
-            for name, cmd in (("role", role), ("naive", naive)):
-                sample = timed(cmd, scratch, "%s re-run %d" % (name, i + 1))
-                if sample["changed"]:
-                    sys.exit("%s re-run %d changed something: not converged" % (name, i + 1))
-                reruns[name].append(sample)
-                print("re-run %d %s: %ss, round trips %s" % (i + 1, name, sample["wall"],
-                                                             sample["round_trips"]), flush=True)
-        results["converged_rerun"] = {k: summary(v) for k, v in reruns.items()}
+        # 1. first converge, side by side; 2. converged re-runs, alternating
+        jobs = dict(role=(role, {}), naive=(naive, {}))
+        results["first_converge"] = side_by_side(jobs, scratch)
+        results["converged_rerun"] = converged_reruns(jobs, args.runs, scratch)
         results["speedup"] = round(results["converged_rerun"]["naive"]["median"]
                                    / results["converged_rerun"]["role"]["median"], 2)
         # 3. ad hoc
