@@ -54,7 +54,7 @@ export FLATCAR_FIPS_CRYPTSETUP_DIR := $(CRYPTSETUP_FIPS_DIR)
 export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help setup apt venv collection ansible-test-offline fips-so cryptsetup-fips test static sanity lint ruff \
+.PHONY: help setup apt venv collection target-python ansible-test-offline fips-so cryptsetup-fips test static sanity lint ruff \
         changelog-lint docs-lint units integration faults e2e demo testbed-deps docs bench bench-host bench-vm bench-then bench-plot clean
 
 help:
@@ -92,6 +92,36 @@ $(VENV)/.installed:
 	"$(BIN)/pip" install -q --disable-pip-version-check --upgrade pip
 	"$(BIN)/pip" install -q --disable-pip-version-check -r requirements-dev.txt
 	touch "$@"
+
+# The oldest Python the modules claim on the host (tests/config.yml: python_requires >=3.9).
+# The integration and fault-injection tiers run every module under it and the target-side unit
+# tests run under it too (tests/target_python.py); the e2e tier runs the modules under the
+# testbed's own Python. Found on PATH or in pyenv's versions; TARGET_PYTHON=... names another.
+TARGET_PYVER := 3.9
+comma := ,
+ifndef TARGET_PYTHON
+TARGET_PYTHON := $(shell for p in $$(command -v python$(TARGET_PYVER)) \
+    $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$(TARGET_PYVER).*/bin/python$(TARGET_PYVER) \
+    /root/.pyenv/versions/$(TARGET_PYVER).*/bin/python$(TARGET_PYVER); do \
+  [ -x "$$p" ] && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != ($(subst .,$(comma),$(TARGET_PYVER))))' \
+    2>/dev/null && { echo "$$p"; break; }; done)
+endif
+TARGET_LIB := $(BUILD)/target-lib
+TARGET_VENV := $(CACHE)/venv-target-py$(TARGET_PYVER)-$(shell cat tests/requirements-target-python.txt | sha256sum | cut -c1-12)
+TARGET_ENV := FLATCAR_FIPS_TARGET_PYTHON="$(TARGET_PYTHON)" FLATCAR_FIPS_TARGET_LIB="$(TARGET_LIB)"
+
+target-python: setup
+	@if [ -z "$(TARGET_PYTHON)" ]; then \
+	  echo "ERROR: no Python $(TARGET_PYVER) found (PATH, \$$PYENV_ROOT/versions, ~/.pyenv/versions):" \
+	    "the tests run the modules under the oldest Python they claim; install one" \
+	    "(pyenv install $(TARGET_PYVER)) or name it with TARGET_PYTHON=/path/to/python$(TARGET_PYVER)" >&2; exit 1; fi
+	@mkdir -p "$(TARGET_LIB)"
+	@ln -sfn "$$(python -c 'import ansible, os; print(os.path.dirname(ansible.__file__))')" "$(TARGET_LIB)/ansible"
+	@test -f "$(TARGET_VENV)/.installed" || { rm -rf "$(TARGET_VENV)" && \
+	  "$(TARGET_PYTHON)" -m venv "$(TARGET_VENV)" && \
+	  "$(TARGET_VENV)/bin/pip" install -q --disable-pip-version-check -r tests/requirements-target-python.txt && \
+	  touch "$(TARGET_VENV)/.installed"; }
+	@echo "modules run under $(TARGET_PYTHON) ($$("$(TARGET_PYTHON)" -V 2>&1)) in the integration and fault tiers"
 
 collection:
 	@mkdir -p "$(dir $(COLLECTION_LINK))"
@@ -162,18 +192,21 @@ docs-lint: setup
 
 # Target-side code (modules, module_utils) and controller-side code (filters) in separate
 # processes, as they run: importing controller packages changes how module warnings are kept.
-units: setup
+units: setup target-python
 	pytest -q tests/unit --ignore=tests/unit/controller
 	pytest -q tests/unit/controller
+	PYTHONPYCACHEPREFIX="$(BUILD)/pycache-target" "$(TARGET_PYTHON)" -m compileall -q plugins/modules plugins/module_utils
+	PYTHONPATH="$(COLLECTIONS):$(TARGET_LIB)" "$(TARGET_VENV)/bin/python" -m pytest -q -p no:cacheprovider \
+	  tests/unit --ignore=tests/unit/controller
 
-integration: setup
-	pytest -q tests/integration
+integration: setup target-python
+	$(TARGET_ENV) pytest -q tests/integration
 
 # Fault injection (tests/faults): the modules against FIFOs, devices, bad bytes, full and
 # read-only file systems, failures halfway, concurrent runs and kill -9. Real mounts: run as
 # root in a private mount namespace, so that nothing it mounts outlives it.
-faults: setup
-	unshare --mount --propagation private pytest -q tests/faults
+faults: setup target-python
+	$(TARGET_ENV) unshare --mount --propagation private pytest -q tests/faults
 
 # End-to-end tier: Flatcar-like VMs (tests/testbed) under qemu/TCG, both variants: the layout
 # is checked, the collection converges the VM into FIPS mode, a second converge changes nothing,

@@ -18,11 +18,11 @@ import os
 import signal
 import stat
 import subprocess
-import sys
 import tempfile
 import time
 
 import pytest
+import target_python
 from sshd_layouts import Layout
 
 from ansible_collections.flatcar.fips.plugins.module_utils import grub_cfg
@@ -106,7 +106,7 @@ def module_command(name, args, check=False, diff=True, tmpdir=None):
                        _ansible_keep_remote_files=False)
     with open(args_file, "w") as f:
         json.dump({"ANSIBLE_MODULE_ARGS": module_args}, f)
-    return [sys.executable, os.path.join(MODULES, name + ".py"), args_file]
+    return [target_python.PYTHON, os.path.join(MODULES, name + ".py"), args_file]
 
 
 @pytest.fixture
@@ -128,7 +128,8 @@ def run(tmp_path):
         started = time.monotonic()
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                                  env=dict(os.environ, **(env or {})), check=False)
+                                  env=target_python.module_env(dict(os.environ, **(env or {}))),
+                                  check=False)
         except subprocess.TimeoutExpired:
             pytest.fail("%s did not finish within %d s: it hangs" % (name, timeout))
         return Result(proc, time.monotonic() - started)
@@ -241,7 +242,7 @@ def fifo(path):
 def kill_after(cmd, delay, env=None):
     """Start ``cmd`` and SIGKILL it after ``delay`` seconds (if still running)."""
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=dict(os.environ, **(env or {})))
+                            env=target_python.module_env(dict(os.environ, **(env or {}))))
     try:
         proc.wait(timeout=delay)
     except subprocess.TimeoutExpired:

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 
+import target_python
 from conftest import (
     assert_unchanged,
     effective_sshd,
@@ -122,7 +123,7 @@ def test_sshd_latin1_in_main_and_drop_in(run, sshd_tree):
 
 
 def _ansible(module, args, tmp_path, *extra):
-    env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_NOCOLOR="1",
+    env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=target_python.PYTHON, ANSIBLE_NOCOLOR="1",
                ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-local"),
                ANSIBLE_REMOTE_TMP=str(tmp_path / "ansible-remote"))
     tool = os.path.join(os.path.dirname(sys.executable), "ansible")

@@ -12,6 +12,7 @@ import os
 import subprocess
 
 import pytest
+import target_python
 from conftest import (
     Result,
     effective_sshd,
@@ -32,7 +33,7 @@ PARALLEL = 6
 def in_parallel(name, args, tmp_path, env=None):
     procs = [subprocess.Popen(module_command(name, args, tmpdir=str(tmp_path)),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=dict(os.environ, **(env or {})))
+                              env=target_python.module_env(dict(os.environ, **(env or {}))))
              for _run in range(PARALLEL)]
     results = []
     for proc in procs:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import target_python
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PLAYBOOKS = os.path.join(HERE, "playbooks")
@@ -44,7 +45,7 @@ def _env(tmp_path, **extra):
         ANSIBLE_REMOTE_TMP=str(tmp_path / "ansible-remote"),
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_RETRY_FILES_ENABLED="0",
-        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+        ANSIBLE_PYTHON_INTERPRETER=target_python.PYTHON,
     )
     env.update(extra)
     return env

@@ -18,6 +18,7 @@ import sys
 from html.parser import HTMLParser
 
 import pytest
+import target_python
 import xmlschema
 from test_fips_facts import HERE, JUNIT_XSD, Host
 
@@ -39,7 +40,7 @@ def fleet(tmp_path_factory, keys):
     def play(name, **extra):
         cmd = [os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local",
                os.path.join(HERE, "playbooks", name), "-e", json.dumps(extra)]
-        proc = subprocess.run(cmd, env=dict(env, ANSIBLE_PYTHON_INTERPRETER=sys.executable),
+        proc = subprocess.run(cmd, env=dict(env, ANSIBLE_PYTHON_INTERPRETER=target_python.PYTHON),
                               capture_output=True, text=True, check=False, timeout=600)
         assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -65,7 +66,8 @@ def fleet(tmp_path_factory, keys):
                        os_release=h.root + "/etc/os-release",
                        secure_boot_efivar=h.root + "/sys/SecureBoot",
                        cryptsetup=h.cryptsetup)
-        group[name] = dict(ansible_connection="local", ansible_python_interpreter=sys.executable,
+        group[name] = dict(ansible_connection="local",
+                           ansible_python_interpreter=target_python.PYTHON,
                            fips_report_options=options)
     # Nothing listens on port 1 of the loopback address: the connection is refused at once.
     group["unreachable"] = dict(ansible_connection="ssh", ansible_host="127.0.0.1",
