@@ -13,6 +13,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 extensions=$here/../../extensions
 : "${TESTBED_CACHE:?}" "${FLATCAR_FIPS_SO_DIR:?}"
 mkdir -p "$logs"
+# this run's logs only: the summary at the end lists every .done file here
+rm -f "$logs"/*.log "$logs"/*.done
 t0=$SECONDS
 
 for variant in stable lts; do
