@@ -29,9 +29,9 @@ SANITY_ROOT := $(BUILD)/sanity/ansible_collections/flatcar/fips
 # (the tests start their own sshd on 127.0.0.1; the package's service is kept from starting);
 # cryptsetup for the LUKS tests on image files; chromium (and a font) to open the HTML report
 # in a real browser; ignition (ignition-validate, and the Ignition binary that applies rendered
-# configs in the tests).
+# configs in the tests, with setfiles from policycoreutils, which Debian's Ignition relabels with).
 APT_PACKAGES := grub-common openssl gcc make perl openssh-server openssh-client cryptsetup-bin shellcheck systemd \
-                chromium fonts-dejavu-core ignition
+                chromium fonts-dejavu-core ignition policycoreutils
 FIPS_SO_DIR := $(CACHE)/fips-so
 # cryptsetup built in FIPS mode as Flatcar's (tests/fips/build-cryptsetup-fips.sh): the VM image
 # installs it; the integration tests run it with a FIPS openssl.cnf. Cached by versions; current
