@@ -31,7 +31,7 @@ Flatcar's paths in its settings; ``fips_guard.script`` writes a host's values in
 
 
 def render(text):
-    if "'''" in text or text.endswith("\\") or not text.endswith("\n"):
+    if "'''" in text or not text.endswith("\n"):
         raise ValueError("%s: cannot be held in a raw ''' string (no ''', end with a newline)"
                          % SCRIPT)
     return HEADER + "TEXT = r'''" + text + "'''\n"

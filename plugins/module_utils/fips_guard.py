@@ -44,13 +44,10 @@ WantedBy=sysinit.target
 
 def script(openssl, module, cnf, status, accept_unverified):
     """The guard script (``data/fipsmodule-refresh.sh``) with these settings."""
-    values = (shlex.quote(openssl), shlex.quote(module), shlex.quote(cnf), shlex.quote(status),
-              str(int(bool(accept_unverified))))
-    text = TEXT
-    for name, value in zip(SETTINGS, values):
-        text = re.sub(r"^%s=.*$" % name, lambda _m, n=name, v=value: "%s=%s" % (n, v), text,
-                      count=1, flags=re.M)
-    return text
+    values = dict(zip(SETTINGS, (shlex.quote(openssl), shlex.quote(module), shlex.quote(cnf),
+                                 shlex.quote(status), str(int(bool(accept_unverified))))))
+    return re.sub(r"^(%s)=.*$" % "|".join(SETTINGS),
+                  lambda m: "%s=%s" % (m.group(1), values[m.group(1)]), TEXT, flags=re.M)
 
 
 def unit(module, script_path):
