@@ -8,11 +8,15 @@ target would (python, module file, arguments file) and reports the module's own 
 fact and the process wall time: median, min, max. Then, ad hoc on the local connection (a host
 that is not emulated), N alternating runs each of 'ansible -m ping', of fips_facts reading only
 the kernel layer (files, no program: the module's fixed cost) and of the whole read, on the same
-tree: medians in bench/results/adhoc_local.json. Results go to docs/benchmarks.md by hand.
+tree: medians in bench/results/adhoc_local.json. With ``--against REV``, a fourth kind runs the
+whole read with the collection as of REV (``git archive``, its own collections path), in the
+same alternation: medians in bench/results/adhoc_local_against_REV.json. Results go to
+docs/benchmarks.md by hand.
 
-    make bench    (or: python bench/fips_facts_walltime.py [N])
+    make bench    (or: python bench/fips_facts_walltime.py [N] [--against REV])
 """
 
+import argparse
 import datetime
 import json
 import os
@@ -30,7 +34,7 @@ from openssl_tree import STOCK, Tree, fipsinstall
 from sshd_layouts import Keys, Layout
 
 
-def main(runs):
+def main(runs, against=None):
     work = tempfile.mkdtemp(prefix="flatcar-fips-bench-")
     tree = Tree(os.path.join(work, "root"))
     with open(STOCK) as f, open(tree.openssl_cnf, "w") as g:
@@ -73,24 +77,38 @@ def main(runs):
     for label, values in (("module duration (s)", durations), ("process wall (s)", walls)):
         print("%-20s median %.3f  min %.3f  max %.3f  (n=%d)" % (
             label, statistics.median(values), min(values), max(values), len(values)))
-    adhoc(runs, args["ANSIBLE_MODULE_ARGS"], dict(env, ANSIBLE_COLLECTIONS_PATH=collections))
+    then = None
+    if against:
+        then = os.path.join(work, "then")
+        target = os.path.join(then, "ansible_collections", "flatcar", "fips")
+        os.makedirs(target)
+        archive = subprocess.run(["git", "-C", ROOT, "archive", against], check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", target], input=archive, check=True)
+    adhoc(runs, args["ANSIBLE_MODULE_ARGS"], dict(env, ANSIBLE_COLLECTIONS_PATH=collections),
+          against, then)
 
 
-def adhoc(runs, module_args, env):
+def adhoc(runs, module_args, env, against=None, then=None):
     """Ad hoc wall times on the local connection, alternating, medians (see the docstring)."""
-    kinds = (("ping", "ansible.builtin.ping", {}),
+    now = env["ANSIBLE_COLLECTIONS_PATH"]
+    kinds = [("ping", "ansible.builtin.ping", {}, now),
              ("fips_facts_kernel_only", "flatcar.fips.fips_facts",
-              dict(module_args, gather=["kernel"])),
-             ("fips_facts", "flatcar.fips.fips_facts", module_args))
+              dict(module_args, gather=["kernel"]), now),
+             ("fips_facts", "flatcar.fips.fips_facts", module_args, now)]
+    if against:
+        kinds.append(("fips_facts_at_%s" % against, "flatcar.fips.fips_facts", module_args, then))
     env = dict(env, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0")
-    walls = {label: [] for label, _m, _a in kinds}
+    walls = {label: [] for label, _m, _a, _c in kinds}
     for _run in range(runs):
-        for label, name, margs in kinds:
+        for label, name, margs, collections in kinds:
             start = time.monotonic()
             subprocess.run(["ansible", "localhost", "-c", "local", "-m", name,
                             "-e", "ansible_python_interpreter=%s" % sys.executable]
                            + (["-a", json.dumps(margs)] if margs else []),
-                           env=env, check=True, capture_output=True)
+                           env=dict(env, ANSIBLE_COLLECTIONS_PATH=collections,
+                                    PYTHONPATH=collections),
+                           check=True, capture_output=True)
             walls[label].append(time.monotonic() - start)
     medians = {label: round(statistics.median(v), 3) for label, v in walls.items()}
     for label, value in medians.items():
@@ -98,12 +116,19 @@ def adhoc(runs, module_args, env):
               % (label, value, value / medians["ping"], runs))
     result = dict(date=datetime.date.today().isoformat(), machine=platform.node(),
                   cpus=os.cpu_count(), python=platform.python_version(), runs=runs,
+                  against=against,
                   median_s=medians, walls_s={k: [round(x, 3) for x in v]
                                              for k, v in walls.items()})
-    with open(os.path.join(ROOT, "bench", "results", "adhoc_local.json"), "w") as f:
+    name = "adhoc_local_against_%s.json" % against if against else "adhoc_local.json"
+    with open(os.path.join(ROOT, "bench", "results", name), "w") as f:
         json.dump(result, f, indent=1, sort_keys=True)
         f.write("\n")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 20)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="?", type=int, default=20)
+    parser.add_argument("--against", metavar="REV",
+                        help="also run the whole read with the collection as of this commit")
+    options = parser.parse_args()
+    main(options.runs, options.against)

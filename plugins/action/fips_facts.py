@@ -11,6 +11,8 @@ With ``earlier_read`` (the role after its changes), the layers not gathered agai
 that earlier read of the same run, so the facts stay whole (``compliance.merge_reads``).
 """
 
+import gc
+
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
@@ -20,6 +22,28 @@ from ansible_collections.flatcar.fips.plugins.plugin_utils import compliance
 class ActionModule(ActionBase):
     _supports_check_mode = True
     _supports_async = False
+
+    def _configure_module(self, *args, **kwargs):
+        """Build the module's payload (ActionBase's own code) with the cyclic collector paused.
+
+        Ansible's import finder parses the module and each module_util it reaches into syntax
+        trees whose nodes point at their parents: for this module some 80 files, over 100,000
+        objects in reference cycles. Allocating them sets off full collections in the worker
+        forked from the controller, each walking every object the worker inherited. Paused, the
+        trees are collected once, as the young generation, when the payload is built: the ad hoc
+        call is 0.06 s faster on a 2-core machine (a third of its cost over ``ping``) and the
+        worker's peak memory 8 MB higher, once per ``ansible`` process, as Ansible keeps the
+        built payload for the run's other hosts and tasks (docs/benchmarks.md). A collector
+        that was already off stays off.
+        """
+        if not gc.isenabled():
+            return super()._configure_module(*args, **kwargs)
+        gc.disable()
+        try:
+            return super()._configure_module(*args, **kwargs)
+        finally:
+            gc.enable()
+            gc.collect(0)
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)

@@ -28,6 +28,11 @@ except ImportError:  # reported by load_checks/evaluate
 
 import yaml
 
+try:  # libyaml's loader when PyYAML has it: the same data, read in a tenth of the time
+    from yaml import CSafeLoader as SafeLoader
+except ImportError:
+    from yaml import SafeLoader
+
 from ansible_collections.flatcar.fips.plugins.module_utils import layers
 
 LAYERS = layers.ALL
@@ -52,7 +57,7 @@ def _require_jmespath():
 
 def shipped_checks():
     with open(DEFAULT_CHECKS) as f:
-        return yaml.safe_load(f)
+        return yaml.load(f, Loader=SafeLoader)
 
 
 def validate(check, where="check"):
