@@ -5,8 +5,9 @@
 ActionBase._configure_module is replaced here by a stand-in: the real one needs a task, a
 connection and a plugin loader (the ad hoc and role runs of the integration tier build the real
 payload through this override). What is tested is the collector around it: off during the build,
-on afterwards with the build's cyclic garbage already collected, also when the build fails, and
-left off when it was off.
+on afterwards with the build's objects frozen (no collection walks or frees them: the worker
+exits after its one task), also when the build fails, and left off, nothing frozen, when it was
+off. Each test unfreezes afterwards, as this test process lives on.
 """
 
 import gc
@@ -37,7 +38,9 @@ def build(monkeypatch):
 
     monkeypatch.setattr(ActionBase, "_configure_module", fake_configure_module)
     action = ActionModule.__new__(ActionModule)  # no task or connection: only the override runs
+    assert gc.get_freeze_count() == 0, "objects left frozen before the test"
     yield action, seen
+    gc.unfreeze()
     gc.enable()
 
 
@@ -48,7 +51,9 @@ def test_collector_paused_during_the_build_and_resumed(build):
         "payload", "flatcar.fips.fips_facts")
     assert seen["enabled_during_build"] is False
     assert gc.isenabled()
-    assert seen["garbage"]() is None, "the build's reference cycles were not collected"
+    assert gc.get_freeze_count() > 0
+    gc.collect()
+    assert seen["garbage"]() is not None, "the build's reference cycles were not frozen"
 
 
 def test_collector_resumed_when_the_build_fails(build):
@@ -57,6 +62,7 @@ def test_collector_resumed_when_the_build_fails(build):
         action._configure_module("flatcar.fips.fips_facts", {"fail": True}, {})
     assert seen["enabled_during_build"] is False
     assert gc.isenabled()
+    assert gc.get_freeze_count() > 0
 
 
 def test_collector_that_was_off_stays_off(build):
@@ -65,4 +71,6 @@ def test_collector_that_was_off_stays_off(build):
     action._configure_module("flatcar.fips.fips_facts", {}, {})
     assert seen["enabled_during_build"] is False
     assert not gc.isenabled()
-    assert seen["garbage"]() is not None, "collected although the caller had the collector off"
+    assert gc.get_freeze_count() == 0, "froze objects although the caller had the collector off"
+    gc.collect()
+    assert seen["garbage"]() is None
