@@ -14,6 +14,8 @@ The facts read and the plans share the commands they run (``commands.share``).
 Standard library only: runs on the managed host.
 """
 
+import os
+
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.flatcar.fips.plugins.module_utils import changes as ch
@@ -104,3 +106,21 @@ def make(module, layer, given, facts_params):
     if layer == "kernel":
         plan["reboot_required"] = result["reboot_required"]
     return plan
+
+
+def read_and_plan(module, read, planned):
+    """``read()`` (the facts) and the plan of each layer in ``planned`` (layer -> the writer's
+    options), under the host-wide lock, shared: the plans and the read they build on see one
+    state, as no writer changes the host meanwhile. Fails the module when the lock is not
+    granted in time."""
+    lock = None
+    try:
+        lock = ch.lock_host(False)
+        facts = read()
+        return facts, {layer: make(module, layer, given, module.params)
+                       for layer, given in planned.items()}
+    except ch.Failure as e:
+        module.fail_json(msg=e.msg)
+    finally:
+        if lock is not None:
+            os.close(lock)

@@ -408,7 +408,6 @@ from ansible_collections.flatcar.fips.plugins.module_utils import (
     ssh_keys,
     verity,
 )
-from ansible_collections.flatcar.fips.plugins.module_utils import changes as ch
 from ansible_collections.flatcar.fips.plugins.module_utils import sshd_config as sc
 
 LAYERS = list(layers.GATHERED)
@@ -782,10 +781,12 @@ def main():
     planned = module.params["plan"] or {}
     if planned:
         # Why the noqa (ruff PLC0415, import outside the top level; the collection's only one):
-        # plan.py and the three writers it loads cost the emulated testbed host 0.15 s to import
-        # (python -X importtime in the guest; AnsiballZ imports from a zip, so Python compiles
-        # them on every run), which an ad hoc read without a plan must not pay. AnsiballZ ships
-        # the code either way; only the import is deferred, to the runs that ask for a plan.
+        # plan.py, the three writers and the host-wide lock (changes.py) it loads cost the
+        # emulated testbed host 0.15 s to import (python -X importtime in the guest; AnsiballZ
+        # imports from a zip, so Python compiles them on every run, and zipimport's find_spec
+        # compiles each once more to learn its file name), which an ad hoc read without a plan
+        # must not pay. AnsiballZ ships the code either way; only the import is deferred, to the
+        # runs that ask for a plan.
         from ansible_collections.flatcar.fips.plugins.module_utils import plan  # noqa: PLC0415
         unknown = sorted(set(planned) - set(plan.WRITERS))
         if unknown:
@@ -793,19 +794,10 @@ def main():
                              % (", ".join(unknown), ", ".join(sorted(plan.WRITERS))))
     started = commands.share(module)
     result = dict(changed=False)
-    # The plans and the read they build on see one state: no writer changes the host meanwhile.
-    lock = None
-    try:
-        lock = ch.lock_host(False) if planned else None
+    if planned:
+        facts, result["plan"] = plan.read_and_plan(module, Facts(module).run, planned)
+    else:
         facts = Facts(module).run()
-        if planned:
-            result["plan"] = {layer: plan.make(module, layer, given, module.params)
-                              for layer, given in planned.items()}
-    except ch.Failure as e:
-        module.fail_json(msg=e.msg)
-    finally:
-        if lock is not None:
-            os.close(lock)
     result["commands"] = started.summary()
     result["ansible_facts"] = dict(flatcar_fips=facts)
     module.exit_json(**files.printable(result))
