@@ -69,6 +69,21 @@ def test_missing_data_is_unknown_never_a_pass():
     assert "no data" in results["sshd_host_key"]["reason"]
 
 
+@pytest.mark.parametrize("openssl, missing", [
+    (dict(fipsmodule_cnf=dict(path="/etc/ssl/fipsmodule.cnf", present=False, verified=None),
+          module="/usr/lib64/ossl-modules/fips.so", module_present=True),
+     "/etc/ssl/fipsmodule.cnf"),
+    (dict(fipsmodule_cnf=dict(path="/etc/ssl/fipsmodule.cnf", present=True, verified=None),
+          module="/usr/lib64/ossl-modules/fips.so", module_present=False),
+     "/usr/lib64/ossl-modules/fips.so"),
+])
+def test_nothing_to_verify_names_the_missing_file(openssl, missing):
+    facts = dict(ENABLED, openssl=dict(ENABLED["openssl"], **openssl))
+    result = by_id(fc.fips_compliance(facts))["openssl_fipsmodule_verified"]
+    assert result["passed"] is None
+    assert result["reason"] == "not verified, this file is missing: " + missing
+
+
 def test_layers_not_gathered_are_unknown():
     facts = {k: v for k, v in ENABLED.items() if k not in ("sshd", "luks", "cryptsetup")}
     facts["gathered"] = ["kernel", "openssl"]
