@@ -142,7 +142,9 @@ options:
     default: /etc/os-release
   secure_boot_efivar:
     description: The UEFI C(SecureBoot) variable (attributes, then one byte, 1 when on). Absent on
-      BIOS machines and when C(efivarfs) is not mounted.
+      BIOS machines and on UEFI firmware without Secure Boot (both read as off, as GRUB and the
+      kernel read them), and when C(efivarfs) is not mounted on its directory (unknown, with the
+      reason in C(errors)).
     type: path
     default: /sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c
   luks_header_backup_dir:
@@ -417,6 +419,8 @@ read = files.read_text_if_readable
 OEM_GRUB_SECURE_BOOT_FIXED = (3975, 2, 0)
 # The first line of a reboot sentinel written by the fips_mode role (roles/fips_mode/vars).
 REBOOT_SIGNAL_PREFIX = "flatcar.fips:"
+# Present when the machine booted through UEFI.
+EFI_DIR = "/sys/firmware/efi"
 
 
 def parse_os_release(text):
@@ -467,16 +471,7 @@ class Facts:
         release = parse_os_release(self.read(self.p["os_release"], "system.os_release") or "")
         os_id = release.get("ID")
         version = release.get("VERSION_ID")
-        secure_boot = None
-        try:
-            data = files.read_bytes(self.p["secure_boot_efivar"])
-            if data is None:
-                secure_boot = False if not os.path.isdir("/sys/firmware/efi") else None
-            else:
-                secure_boot = len(data) >= 5 and data[4] == 1
-        except OSError as e:
-            self.errors["system.secure_boot"] = "cannot read %s: %s" % (
-                self.p["secure_boot_efivar"], e.strerror or e)
+        secure_boot = self.secure_boot(self.p["secure_boot_efivar"])
         flatcar = os_id == "flatcar"
         ignored = None
         if flatcar and secure_boot is not None:
@@ -486,6 +481,31 @@ class Facts:
         if self.p["reboot_signal_path"]:
             facts["reboot_signal"] = self.reboot_signal(self.p["reboot_signal_path"])
         return facts
+
+    def secure_boot(self, efivar):
+        """True or False, or None with the reason in ``errors``. A missing variable is off when
+        the machine booted through BIOS, and on UEFI firmware without Secure Boot (efivarfs
+        lists the firmware's variables, not this one): GRUB and the kernel read it so too."""
+        try:
+            data = files.read_bytes(efivar)
+        except OSError as e:
+            self.errors["system.secure_boot"] = "cannot read %s: %s" % (efivar, e.strerror or e)
+            return None
+        if data is not None:
+            return len(data) >= 5 and data[4] == 1
+        if not os.path.isdir(EFI_DIR):
+            return False
+        try:
+            listed = bool(os.listdir(os.path.dirname(efivar)))
+        except OSError:
+            listed = False
+        if listed:
+            return False
+        self.errors["system.secure_boot"] = (
+            "%s is missing and %s lists no UEFI variables (efivarfs is not mounted there): "
+            "cannot tell whether UEFI Secure Boot is on; mount it (mount -t efivarfs efivarfs "
+            "%s)" % (efivar, os.path.dirname(efivar), os.path.dirname(efivar)))
+        return None
 
     def reboot_signal(self, path):
         """A reboot coordinator's sentinel (kured: its existence is the signal)."""

@@ -207,7 +207,39 @@ def test_system_not_flatcar(run_module, kernel_files, tmp_path):
     problems = {p["id"]: p for p in facts["problems"]}
     assert problems["system_flatcar"]["result"] == "fail"
     assert problems["kernel_oem_grub_cfg_honoured"]["result"] == "unknown"
+    assert problems["kernel_oem_grub_cfg_honoured"]["message"].endswith(
+        "not judged, the caveat is about Flatcar releases and this host runs: "
+        "Debian GNU/Linux 12 (bookworm)")
     assert facts["layers"]["system"] == "fail" and facts["status"] != "enabled"
+
+
+@pytest.mark.parametrize("uefi, listed, secure_boot", [
+    (False, False, False),   # booted through BIOS: no Secure Boot
+    (True, True, False),     # UEFI firmware without Secure Boot: efivarfs lists the others
+    (True, False, None),     # efivarfs not mounted: unknown, with the reason
+])
+def test_secure_boot_without_the_variable(run_module, kernel_files, tmp_path, monkeypatch, uefi,
+                                          listed, secure_boot):
+    firmware = tmp_path / "firmware-efi"
+    if uefi:
+        firmware.mkdir()
+    monkeypatch.setattr(fips_facts, "EFI_DIR", str(firmware))
+    efivars = tmp_path / "efivars"
+    efivars.mkdir()
+    if listed:
+        efivar(efivars / "BootOrder-8be4df61-93ca-11d2-aa0d-00e098032b8c", False)
+    missing = str(efivars / "SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c")
+    facts = judged(facts_of(run_module, **dict(kernel_files, secure_boot_efivar=missing)))
+    assert facts["system"]["secure_boot"] is secure_boot
+    honoured = {c["id"]: c for c in facts["checks"]}["kernel_oem_grub_cfg_honoured"]
+    if secure_boot is None:
+        assert facts["system"]["oem_grub_cfg_ignored"] is None
+        assert "efivarfs is not mounted" in facts["errors"]["system.secure_boot"]
+        assert honoured["passed"] is None and missing in honoured["reason"]
+        assert facts["status"] != "enabled"
+    else:
+        assert "system.secure_boot" not in facts.get("errors", {})
+        assert facts["system"]["oem_grub_cfg_ignored"] is False and honoured["passed"] is True
 
 
 def test_system_without_os_release(run_module, kernel_files, tmp_path):
