@@ -302,9 +302,11 @@ ansible_facts:
             C(authorized_keys) hold keys, none of them FIPS-usable), C(users) (per
             O(ssh_users): C(status) V(pass), V(fail) or V(unknown) with its C(reason),
             C(authorized_keys_files), C(keys), C(authorized_keys_command),
-            C(trusted_user_ca_keys)), C(config_ok) (C(sshd -T) succeeded) and C(config_error)
-            (C(cause) V(runtime_directory), V(host_key_permissions), V(host_key), V(config) or
-            V(other), and sshd's C(message)).
+            C(trusted_user_ca_keys)), C(config_ok) (C(sshd -T) succeeded; null when that is
+            not known, for example when the module does not run as root and sshd cannot load
+            the host keys, with the reason in C(errors)) and C(config_error) (C(cause)
+            V(runtime_directory), V(host_key_permissions), V(host_key), V(config) or V(other),
+            and sshd's C(message)).
           type: dict
         luks:
           description: >-
@@ -682,6 +684,13 @@ class Facts:
         if rc != 0:
             message = (err or out).strip()
             cause = sc.classify_sshd_error(message)
+            if cause == "host_key" and os.geteuid() != 0:
+                # Not a verdict on the configuration: the host keys are root's to read.
+                self.errors["sshd"] = (
+                    "sshd -T -f %s ran as uid %d, not root, and could not load the host keys; "
+                    "run fips_facts as root (become; ansible -b) to check sshd. sshd said: %s"
+                    % (main, os.geteuid(), message))
+                return facts
             facts["config_ok"] = False
             facts["config_error"] = dict(cause=cause, message=message)
             self.errors["sshd"] = "sshd -T -f %s failed (%s): %s" % (

@@ -7,7 +7,11 @@ The module only reports: it returns no status and no problems. The verdict comes
 judge (plugin_utils.compliance, which the fips_facts action runs on the controller); these tests
 feed it the module's facts to show that the facts carry what the judge needs."""
 
+import os
+import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -115,6 +119,49 @@ def test_sshd_failure_causes_are_told_apart(run_module, tmp_path, stderr, cause)
         assert "not a configuration problem" in checks["sshd_algorithms"]["reason"]
     else:
         assert "not a configuration problem" not in facts["errors"]["sshd"]
+
+
+@pytest.fixture
+def open_dir():
+    """A directory that another user may enter (pytest's tmp_path sits under one that only
+    root may enter)."""
+    path = tempfile.mkdtemp(prefix="flatcar-fips-test.")
+    os.chmod(path, 0o755)
+    yield Path(path)
+    shutil.rmtree(path)
+
+
+def test_sshd_as_another_user_than_root_is_unknown_not_a_failure(run_module, open_dir,
+                                                                 monkeypatch):
+    """Without become, sshd -T cannot load the root-only host keys: that says nothing about the
+    configuration. The real sshd runs as nobody (setpriv) on a real 0600 key; the module runs in
+    this root pytest process, so its own uid is the only thing patched."""
+    subprocess.run(["ssh-keygen", "-q", "-t", "ecdsa", "-N", "", "-f", str(open_dir / "hk")],
+                   check=True)
+    (open_dir / "sshd_config").write_text("HostKey %s\n" % (open_dir / "hk"))
+    (open_dir / "sshd_config").chmod(0o644)
+    sshd = open_dir / "sshd-as-nobody"
+    sshd.write_text("#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --clear-groups "
+                    "/usr/sbin/sshd \"$@\"\n")
+    sshd.chmod(0o755)
+    args = dict(gather=["sshd"], sshd=str(sshd), sshd_config=str(open_dir / "sshd_config"))
+    monkeypatch.setattr(fips_facts.os, "geteuid", lambda: 65534)
+    facts = judged(facts_of(run_module, **args))
+    assert facts["sshd"]["config_ok"] is None and facts["sshd"]["config_error"] is None
+    assert "ran as uid 65534, not root" in facts["errors"]["sshd"]
+    assert "Unable to load host key: %s" % (open_dir / "hk") in facts["errors"]["sshd"]
+    checks = {c["id"]: c for c in facts["checks"]}
+    assert checks["sshd_config_valid"]["passed"] is None
+    assert "become" in checks["sshd_config_valid"]["reason"]
+    assert facts["layers"]["sshd"] == "unknown"
+    # As root, a host key sshd cannot load is a failure of the configuration.
+    monkeypatch.undo()
+    (open_dir / "hk").unlink()
+    sshd.write_text("#!/bin/sh\nexec /usr/sbin/sshd \"$@\"\n")
+    facts = judged(facts_of(run_module, **args))
+    assert facts["sshd"]["config_ok"] is False
+    assert facts["sshd"]["config_error"]["cause"] == "host_key"
+    assert {c["id"]: c for c in facts["checks"]}["sshd_config_valid"]["passed"] is False
 
 
 def test_sshd_missing(run_module, tmp_path):
