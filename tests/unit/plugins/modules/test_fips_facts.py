@@ -292,8 +292,11 @@ def test_secure_boot_without_the_variable(run_module, kernel_files, tmp_path, mo
 def test_system_without_os_release(run_module, kernel_files, tmp_path):
     args = dict(kernel_files, os_release=str(tmp_path / "missing"),
                 secure_boot_efivar=str(tmp_path / "missing-var"))
-    facts = facts_of(run_module, **args)
+    facts = judged(facts_of(run_module, **args))
     assert facts["system"]["os_id"] is None and facts["system"]["flatcar"] is False
+    honoured = {c["id"]: c for c in facts["checks"]}["kernel_oem_grub_cfg_honoured"]
+    assert honoured["passed"] is None
+    assert honoured["reason"].endswith("this host runs: no readable os-release")
 
 
 def test_reboot_signal(run_module, kernel_files, tmp_path):
