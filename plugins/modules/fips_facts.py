@@ -137,9 +137,11 @@ options:
     elements: str
     default: []
   os_release:
-    description: The C(os-release) file that names the distribution and release.
+    description: The C(os-release) file that names the distribution and release. By default
+      C(/etc/os-release), or C(/usr/lib/os-release) when that does not exist, as os-release(5)
+      says. A file that exists but cannot be read leaves C(flatcar) unknown (null), with the
+      reason in C(errors).
     type: path
-    default: /etc/os-release
   secure_boot_efivar:
     description: The UEFI C(SecureBoot) variable (attributes, then one byte, 1 when on). Absent on
       BIOS machines and on UEFI firmware without Secure Boot (both read as off, as GRUB and the
@@ -285,8 +287,10 @@ ansible_facts:
           description: Whether C(/etc/system-fips) exists.
           type: bool
         system:
-          description: C(os_id), C(os_version) (C(VERSION_ID)), C(os_name), C(flatcar) (the
-            distribution is Flatcar Container Linux), C(secure_boot) (true, false, or null when
+          description: C(os_id), C(os_version) (C(VERSION_ID)), C(os_name), C(os_release) (the
+            file they were read from, null when there is none), C(flatcar) (the distribution is
+            Flatcar Container Linux; null when C(os-release) exists but cannot be read),
+            C(secure_boot) (true, false, or null when
             unknown), C(oem_grub_cfg_ignored) (Secure Boot is on and this Flatcar release ignores
             the OEM C(grub.cfg)), and with O(reboot_signal_path) C(reboot_signal) (C(path),
             C(present), C(dir_present), C(by_collection) (its first line starts with
@@ -423,6 +427,8 @@ OEM_GRUB_SECURE_BOOT_FIXED = (3975, 2, 0)
 REBOOT_SIGNAL_PREFIX = "flatcar.fips:"
 # Present when the machine booted through UEFI.
 EFI_DIR = "/sys/firmware/efi"
+# os-release(5): /etc/os-release, and only when it does not exist /usr/lib/os-release
+OS_RELEASE_PATHS = ("/etc/os-release", "/usr/lib/os-release")
 
 
 def parse_os_release(text):
@@ -470,16 +476,21 @@ class Facts:
     # --- system --------------------------------------------------------------------------
 
     def system(self):
-        release = parse_os_release(self.read(self.p["os_release"], "system.os_release") or "")
+        path = self.p["os_release"] or next(
+            (p for p in OS_RELEASE_PATHS if os.path.exists(p)), OS_RELEASE_PATHS[0])
+        text = self.read(path, "system.os_release")
+        release = parse_os_release(text or "")
         os_id = release.get("ID")
         version = release.get("VERSION_ID")
         secure_boot = self.secure_boot(self.p["secure_boot_efivar"])
-        flatcar = os_id == "flatcar"
+        # unreadable: which distribution this is is not known (null), not "not Flatcar"
+        flatcar = None if "system.os_release" in self.errors else os_id == "flatcar"
         ignored = None
         if flatcar and secure_boot is not None:
             ignored = bool(secure_boot) and version_tuple(version) < OEM_GRUB_SECURE_BOOT_FIXED
         facts = dict(os_id=os_id, os_version=version, os_name=release.get("PRETTY_NAME"),
-                     flatcar=flatcar, secure_boot=secure_boot, oem_grub_cfg_ignored=ignored)
+                     os_release=path if text is not None else None, flatcar=flatcar,
+                     secure_boot=secure_boot, oem_grub_cfg_ignored=ignored)
         if self.p["reboot_signal_path"]:
             facts["reboot_signal"] = self.reboot_signal(self.p["reboot_signal_path"])
         return facts
@@ -795,7 +806,7 @@ def main():
             sshd=dict(type="path"),
             passwd_file=dict(type="path", default="/etc/passwd", no_log=False),
             ssh_users=dict(type="list", elements="str", default=[]),
-            os_release=dict(type="path", default="/etc/os-release"),
+            os_release=dict(type="path"),
             secure_boot_efivar=dict(
                 type="path",
                 default="/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"),

@@ -57,11 +57,18 @@ def _task_file_refusals(settings):
 
 def _system_refusals(facts, settings, host):
     system = facts.get("system") or {}
-    if not system.get("flatcar") and not settings.get("allow_non_flatcar"):
-        yield ("%s is not Flatcar Container Linux (%s): the collection manages Flatcar paths and "
-               "boot. Set fips_mode_allow_non_flatcar: true for a Flatcar-like system you have "
-               "checked." % (host, system.get("os_name") or system.get("os_id")
-                             or "no /etc/os-release"))
+    if system.get("flatcar") or settings.get("allow_non_flatcar"):
+        return
+    if system.get("flatcar") is None:
+        yield ("Cannot tell whether %s runs Flatcar Container Linux: %s. Fix it, or set "
+               "fips_mode_allow_non_flatcar: true for a Flatcar-like system you have checked."
+               % (host, (facts.get("errors") or {}).get("system.os_release",
+                                                        "no facts about the system")))
+        return
+    yield ("%s is not Flatcar Container Linux (%s): the collection manages Flatcar paths and "
+           "boot. Set fips_mode_allow_non_flatcar: true for a Flatcar-like system you have "
+           "checked." % (host, system.get("os_name") or system.get("os_id")
+                         or "no os-release"))
 
 
 def _kernel_refusals(facts):

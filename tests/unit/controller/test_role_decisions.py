@@ -128,6 +128,11 @@ def setter(path, value):
 ARGON2 = setter(["luks", "argon2_keyslots"], {"/dev/vdb": ["0", "2"]})
 
 
+def unreadable_os_release(facts):
+    facts["system"]["flatcar"] = None
+    facts["errors"]["system.os_release"] = "/etc/os-release is not a regular file"
+
+
 def cases():
     return [
         (case("flatcar host, nothing in the way"), []),
@@ -137,6 +142,11 @@ def cases():
             "oem_grub_cfg_ignored": None})),
          ["is not Flatcar Container Linux (Debian GNU/Linux 12 (bookworm))"]),
         (case("not flatcar, allowed", setter(["system", "flatcar"], False),
+              fips_mode_allow_non_flatcar=True), []),
+        (case("os-release unreadable: cannot tell", unreadable_os_release),
+         ["Cannot tell whether localhost runs Flatcar Container Linux: /etc/os-release is not a "
+          "regular file", "fips_mode_allow_non_flatcar: true"]),
+        (case("os-release unreadable, allowed", setter(["system", "flatcar"], None),
               fips_mode_allow_non_flatcar=True), []),
         (case("secure boot on an old stable", setter(["system"], {
             "os_id": "flatcar", "os_version": "3815.2.5", "flatcar": True, "os_name": "x",

@@ -294,6 +294,7 @@ def test_system_without_os_release(run_module, kernel_files, tmp_path):
                 secure_boot_efivar=str(tmp_path / "missing-var"))
     facts = judged(facts_of(run_module, **args))
     assert facts["system"]["os_id"] is None and facts["system"]["flatcar"] is False
+    assert facts["system"]["os_release"] is None
     honoured = {c["id"]: c for c in facts["checks"]}["kernel_oem_grub_cfg_honoured"]
     assert honoured["passed"] is None
     assert honoured["reason"].endswith("this host runs: no readable os-release")
@@ -317,3 +318,37 @@ def test_reboot_signal(run_module, kernel_files, tmp_path):
     signal = facts_of(run_module, reboot_signal_path=str(sentinel), **kernel_files)["system"][
         "reboot_signal"]
     assert signal["present"] and not signal["by_collection"]
+
+
+def test_system_with_an_unreadable_os_release(run_module, kernel_files, tmp_path):
+    # Which distribution this is cannot be known: unknown with the reason, not "not Flatcar".
+    (tmp_path / "os-release").mkdir()
+    args = dict(kernel_files, os_release=str(tmp_path / "os-release"),
+                secure_boot_efivar=efivar(tmp_path / "SecureBoot", True))
+    facts = judged(facts_of(run_module, **args))
+    assert facts["system"]["flatcar"] is None and facts["system"]["os_release"] is None
+    assert str(tmp_path / "os-release") in facts["errors"]["system.os_release"]
+    checks = {c["id"]: c for c in facts["checks"]}
+    assert checks["system_flatcar"]["passed"] is None
+    assert checks["system_flatcar"]["reason"].startswith("could not be read: system.os_release: ")
+    assert checks["kernel_oem_grub_cfg_honoured"]["passed"] is None
+    assert facts["layers"]["system"] == "unknown" and facts["status"] != "enabled"
+
+
+@pytest.mark.parametrize("etc", ["missing", "dangling link", "flatcar"])
+def test_os_release_paths(run_module, kernel_files, tmp_path, monkeypatch, etc):
+    # os-release(5): /etc/os-release when it exists, else /usr/lib/os-release.
+    usr = tmp_path / "usr-lib-os-release"
+    usr.write_text(FLATCAR_OS_RELEASE % ("4081.2.0", "4081.2.0", "4081.2.0"))
+    etc_path = tmp_path / "etc-os-release"
+    if etc == "dangling link":
+        etc_path.symlink_to(tmp_path / "nowhere")
+    elif etc == "flatcar":
+        etc_path.write_text(FLATCAR_OS_RELEASE % ("3975.2.0", "3975.2.0", "3975.2.0"))
+    monkeypatch.setattr(fips_facts, "OS_RELEASE_PATHS", (str(etc_path), str(usr)))
+    args = dict(kernel_files, secure_boot_efivar=efivar(tmp_path / "SecureBoot", False))
+    del args["os_release"]
+    system = facts_of(run_module, **args)["system"]
+    read = etc_path if etc == "flatcar" else usr
+    assert system["os_release"] == str(read) and system["flatcar"] is True
+    assert system["os_version"] == ("3975.2.0" if etc == "flatcar" else "4081.2.0")
