@@ -232,9 +232,9 @@ WRITER_TASKS = {"sshd": "flatcar.fips.sshd_crypto", "openssl": "flatcar.fips.ope
 @pytest.mark.parametrize("state", ["enabled", "disabled"])
 def test_writers_run_with_the_options_they_were_planned_with(state):
     """The preflight plans each writer with fips_mode__writers (fips_facts' plan option), and the
-    writer task passes exactly those options (its args are fips_mode__writers.<layer>, nothing
-    else) and runs only when its plan is not empty: a writer the role skips is one whose own
-    check mode, with these very options, found nothing to change."""
+    writer task passes exactly those options, each from fips_mode__writers, and runs only when
+    its plan is not empty: a writer the role skips is one whose own check mode, with these very
+    options, found nothing to change."""
     preflight = next(t for t in load("tasks", "preflight.yml")
                      if "flatcar.fips.fips_facts" in t)
     assert preflight["flatcar.fips.fips_facts"]["plan"] == "{{ fips_mode__writers }}"
@@ -242,8 +242,8 @@ def test_writers_run_with_the_options_they_were_planned_with(state):
     tasks = load("tasks", state + ".yml")
     for layer, module in WRITER_TASKS.items():
         (task,) = [t for t in tasks if module in t]
-        assert writers[layer], layer
-        assert task[module] == {} and task["args"] == "{{ fips_mode__writers.%s }}" % layer, layer
+        assert task[module] == {key: "{{ fips_mode__writers.%s.%s }}" % (layer, key)
+                                for key in writers[layer]}, layer
         assert task["when"] == "fips_mode__plan.%s.changed | default(none) is not false" % layer
         assert task["register"] == "fips_mode__" + layer
 
