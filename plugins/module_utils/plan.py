@@ -40,7 +40,8 @@ SHARED_OPTIONS = {
     "openssl": {"openssl_cnf": "openssl_cnf", "fipsmodule_cnf": "fipsmodule_cnf",
                 "module": "module", "openssl": "openssl", "system_fips_path": "system_fips_path",
                 "update_guard_script": "update_guard_script",
-                "update_guard_status_file": "update_guard_status_file"},
+                "update_guard_status_file": "update_guard_status_file",
+                "systemd_dir": "systemd_dir"},
     "kernel": {"grub_cfg": "path", "proc_cmdline": "proc_cmdline"},
 }
 

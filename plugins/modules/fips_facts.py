@@ -107,6 +107,11 @@ options:
     description: Where the update guard records its verdict of this boot.
     type: path
     default: /run/flatcar-fips/fipsmodule-refresh.status
+  systemd_dir:
+    description: Where M(flatcar.fips.openssl_fips) installs the update guard's unit and the link
+      that enables it (C(sysinit.target.wants)); its option of the same name.
+    type: path
+    default: /etc/systemd/system
   system_fips_path:
     description: The C(/etc/system-fips) marker.
     type: path
@@ -279,7 +284,10 @@ ansible_facts:
             C(standard), C(reason), C(checked) the date of the collection's list; FIPS mode is
             not FIPS validation); C(module_storage) (whether C(fips.so) is on a dm-verity
             verified file system, as Flatcar's C(/usr): C(status), C(device), C(reason));
-            C(update_guard) (C(installed), C(accepts_unverified), and C(last_run) this boot:
+            C(update_guard) (C(installed): its script, its unit and the link that enables the
+            unit are all there, so the guard runs at the next boot; C(missing): those of the
+            three that are not, a dangling link counted as missing; C(accepts_unverified); and
+            C(last_run) this boot:
             C(result) V(verified), V(regenerated), V(refused) or V(failed), with C(reason) and
             C(time)).
           type: dict
@@ -408,6 +416,7 @@ from ansible_collections.flatcar.fips.plugins.module_utils import (
     commands,
     cryptsetup_cli,
     files,
+    fips_guard,
     grub_cfg,
     layers,
     luks2,
@@ -658,8 +667,11 @@ class Facts:
                 key, sep, value = line.partition("=")
                 if sep and key in ("result", "reason", "time"):
                     last[key] = value
+        missing = [path for path in fips_guard.paths(self.p["update_guard_script"],
+                                                     self.p["systemd_dir"])
+                   if not os.path.exists(path)]
         facts["update_guard"] = dict(
-            installed=os.path.lexists(self.p["update_guard_script"]),
+            installed=not missing, missing=missing,
             accepts_unverified=bool(re.search(
                 r"^ACCEPT_UNVERIFIED=1$", self.read(self.p["update_guard_script"],
                                                     "openssl.update_guard") or "", re.M)),
@@ -802,6 +814,7 @@ def main():
             update_guard_script=dict(type="path", default="/etc/flatcar-fips/fipsmodule-refresh"),
             update_guard_status_file=dict(
                 type="path", default="/run/flatcar-fips/fipsmodule-refresh.status"),
+            systemd_dir=dict(type="path", default="/etc/systemd/system"),
             sshd_config=dict(type="path", default="/etc/ssh/sshd_config"),
             sshd=dict(type="path"),
             passwd_file=dict(type="path", default="/etc/passwd", no_log=False),

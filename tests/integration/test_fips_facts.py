@@ -170,6 +170,29 @@ def test_all_layers_then_reboot(playbook, host):
         [r for r in results.values() if r["passed"] is not True]
 
 
+def test_the_update_guard_is_installed_only_when_it_runs_at_boot(playbook, host):
+    """installed: the script, the unit and the link that enables it, as openssl_fips installs
+    them; without the link (systemctl disable) the guard would not run at the next boot."""
+    def guard():
+        return host.facts(playbook, gather=["openssl"])[0]["openssl"]["update_guard"]
+
+    before = guard()
+    assert before["installed"] is False and len(before["missing"]) == 3
+    # a release without a shipped fipsmodule.cnf (LTS): openssl_fips generates it, and the guard
+    os.unlink(host.openssl.fipsmodule_cnf)
+    host.apply(playbook, "openssl")
+    after = guard()
+    assert after["installed"] is True and after["missing"] == [], after
+    assert after["accepts_unverified"] is False
+    wants = os.path.join(host.root, "etc/systemd/system/sysinit.target.wants",
+                         "flatcar-fips-fipsmodule.service")
+    os.unlink(wants)
+    disabled = guard()
+    assert disabled["installed"] is False and disabled["missing"] == [wants], disabled
+    os.symlink(os.path.join(host.root, "nowhere.service"), wants)  # dangling: does not run
+    assert guard()["missing"] == [wants]
+
+
 def test_skipping_layers(playbook, host):
     facts, results = host.facts(playbook, gather=["kernel", "openssl"])
     assert facts["gathered"] == ["kernel", "openssl"]
